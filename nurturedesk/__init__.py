@@ -1,0 +1,3 @@
+"""NurtureDesk: lead nurturing on your laptop."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+import sys
+
+from nurturedesk.cli import main
+
+sys.exit(main())

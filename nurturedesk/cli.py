@@ -1,0 +1,144 @@
+"""Command line: the GUI by default, and scriptable subcommands over the same core services.
+
+Exit status: 0 success; 1 a problem the user can fix (one line on stderr); 2 a usage error.
+Each `nurturedesk.commands.*` module registers its subcommands with `register(cli)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from nurturedesk import __version__
+from nurturedesk.core.errors import UserError
+from nurturedesk.paths import default_workspace_path
+
+# Modules whose `register(cli)` adds subcommands; one per concept.
+COMMAND_MODULES = [
+    "nurturedesk.commands.workspace",
+    "nurturedesk.commands.leads",
+    "nurturedesk.commands.stages",
+]
+
+
+class Context:
+    """What a command gets: its arguments and, opened on first use, the workspace."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self._workspace: Any = None
+
+    @property
+    def workspace_path(self) -> Path:
+        given = getattr(self.args, "workspace", None)
+        return Path(given).expanduser() if given else default_workspace_path()
+
+    def workspace(self) -> Any:
+        if self._workspace is None:
+            from nurturedesk.core.db import open_workspace
+
+            self._workspace = open_workspace(self.workspace_path)
+        return self._workspace
+
+    def close(self) -> None:
+        if self._workspace is not None:
+            self._workspace.close()
+
+    @staticmethod
+    def print_json(value: Any) -> None:
+        print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+Handler = Callable[[Context], int | None]
+
+
+class CommandLine:
+    def __init__(self) -> None:
+        self.parser = argparse.ArgumentParser(
+            prog="nurturedesk",
+            description="NurtureDesk: nurture leads until they are ready to buy.",
+        )
+        self.common = argparse.ArgumentParser(add_help=False)
+        self.common.add_argument(
+            "--workspace",
+            "-w",
+            metavar="PATH",
+            default=argparse.SUPPRESS,
+            help="workspace file (default: $NURTUREDESK_WORKSPACE or the user data dir)",
+        )
+        self.common.add_argument(
+            "--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help="log more"
+        )
+        self.parser.add_argument("--version", action="version", version=f"nurturedesk {__version__}")
+        for action in self.common._actions:
+            if action.option_strings and action.dest != "help":
+                self.parser._add_action(action)
+        self.commands = self.parser.add_subparsers(dest="command", metavar="COMMAND")
+        self._groups: dict[str, argparse._SubParsersAction[Any]] = {}
+
+    def command(
+        self, name: str, handler: Handler, help: str, group: str | None = None
+    ) -> argparse.ArgumentParser:
+        """Add `nurturedesk [GROUP] NAME`; returns its parser for the arguments."""
+        parent = self._groups[group] if group else self.commands
+        parser = parent.add_parser(name, help=help, description=help, parents=[self.common])
+        parser.set_defaults(handler=handler)
+        return parser
+
+    def group(self, name: str, help: str) -> None:
+        """A command with subcommands (`lead add`, `lead list`, ...); safe to call twice."""
+        if name in self._groups:
+            return
+        parser = self.commands.add_parser(name, help=help, description=help)
+        self._groups[name] = parser.add_subparsers(dest=f"{name}_command", metavar="COMMAND")
+        parser.set_defaults(handler=lambda ctx, p=parser: _usage(p))
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_usage(sys.stderr)
+    print(f"{parser.prog}: error: choose a command", file=sys.stderr)
+    return 2
+
+
+def build_cli() -> CommandLine:
+    cli = CommandLine()
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(cli)
+    return cli
+
+
+def configure_logging(verbose: bool) -> None:
+    from nurturedesk.logs import setup_logging
+
+    setup_logging(verbose=verbose)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    cli = build_cli()
+    args = cli.parser.parse_args(argv)
+    configure_logging(getattr(args, "verbose", False))
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:  # no subcommand: the GUI
+        from nurturedesk.commands.workspace import run_gui
+
+        handler = run_gui
+        args.demo = False
+    ctx = Context(args)
+    try:
+        return int(handler(ctx) or 0)
+    except UserError as exc:
+        print(f"nurturedesk: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    finally:
+        ctx.close()
+        logging.shutdown()

@@ -1,0 +1,1 @@
+"""Subcommands of the `nurturedesk` command line, one module per concept."""

@@ -1,0 +1,39 @@
+"""Errors the user can act on (the environment's or the input's), as opposed to bugs.
+
+Everything raised as a `UserError` is shown as a clear one-line message (CLI: stderr, exit 1;
+GUI: a message box) and leaves the data as it was. Anything else is a bug and goes to the
+crash handler.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A problem the user can fix; `str()` is the message to show."""
+
+
+class ValidationError(UserError):
+    """Bad input for one field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class DuplicateEmailError(ValidationError):
+    def __init__(self, email: str, existing_id: int, existing_name: str) -> None:
+        who = f"{existing_name} <{email}>" if existing_name else email
+        super().__init__("email", f"A lead with this email already exists: {who} (#{existing_id}).")
+        self.existing_id = existing_id
+
+
+class NotFoundError(UserError):
+    pass
+
+
+class WorkspaceError(UserError):
+    """The workspace file can't be opened as it is (not a workspace, corrupt, too new, ...)."""
+
+
+class StorageError(UserError):
+    """The disk refused a write (full, read-only, gone). Nothing committed before is lost."""

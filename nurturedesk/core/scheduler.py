@@ -1,0 +1,85 @@
+"""APScheduler wiring: periodic ticks that call core services.
+
+The scheduler holds no state of its own: what is due lives in our tables (enrolment
+`next_send_at`, outbox rows), so a tick that runs late, or after the laptop slept, finds the
+same work. Each tick runs with `coalesce=True` (missed runs collapse into one) and a generous
+`misfire_grace_time` (the default of 1 s silently drops a run after a sleep).
+Each capability adds its tick to `TICKS`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from nurturedesk.core.db import Workspace
+
+log = logging.getLogger(__name__)
+
+MISFIRE_GRACE_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Tick:
+    name: str
+    every_seconds: int
+    run: Callable[[Workspace], object]
+
+
+# Periodic work, in no particular order; each issue appends its own.
+TICKS: list[Tick] = []
+
+
+class Scheduler:
+    """Runs every tick on a background thread against one workspace."""
+
+    def __init__(self, workspace: Workspace, ticks: list[Tick] | None = None) -> None:
+        self.workspace = workspace
+        self.ticks = list(TICKS if ticks is None else ticks)
+        self._scheduler = BackgroundScheduler(
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,  # a slow tick never overlaps itself
+                "misfire_grace_time": MISFIRE_GRACE_SECONDS,
+            },
+            timezone="UTC",
+        )
+        for tick in self.ticks:
+            self._scheduler.add_job(
+                self._run, "interval", seconds=tick.every_seconds, args=[tick], id=tick.name
+            )
+
+    def _run(self, tick: Tick) -> None:
+        try:
+            tick.run(self.workspace)
+        except Exception:
+            # A tick that fails (a bug, or the disk) is logged and tried again next interval.
+            log.exception("scheduled %s failed", tick.name)
+
+    def run_now(self, name: str) -> None:
+        for tick in self.ticks:
+            if tick.name == name:
+                self._run(tick)
+                return
+        raise KeyError(name)
+
+    def start(self) -> None:
+        if not self._scheduler.running:
+            self._scheduler.start()
+
+    def shutdown(self, wait: bool = True) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=wait)
+
+    def pause(self) -> None:
+        self._scheduler.pause()
+
+    def resume(self) -> None:
+        self._scheduler.resume()
+
+    @property
+    def running(self) -> bool:
+        return bool(self._scheduler.running)

@@ -1,0 +1,11 @@
+"""What a new workspace starts with. Each step is idempotent: it runs at every open and only
+fills what is missing, so a workspace migrated from an older version gets new defaults too."""
+
+from __future__ import annotations
+
+from nurturedesk.core.db import Workspace
+from nurturedesk.core.stages import ensure_default_stages
+
+
+def seed_workspace(workspace: Workspace) -> None:
+    ensure_default_stages(workspace)

@@ -1,0 +1,45 @@
+"""Input hygiene shared by every way data gets in (GUI, CLI, import)."""
+
+from __future__ import annotations
+
+import re
+
+from email_validator import EmailNotValidError, validate_email
+
+from nurturedesk.core.errors import ValidationError
+
+# CR, LF, NUL and the other C0/C1 controls (tab kept as a space): nothing from a lead field
+# may ever end up splitting an email header.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def clean_text(value: object, max_length: int | None = None) -> str:
+    """Strip control characters and surrounding space; tabs become spaces."""
+    if value is None:
+        return ""
+    text = _CONTROL.sub(" ", str(value).replace("\t", " ")).strip()
+    text = re.sub(r" {2,}", " ", text)
+    if max_length is not None:
+        text = text[:max_length]
+    return text
+
+
+def normalize_email(value: object) -> str:
+    """Validated, normalised address: trimmed, domain lower-cased (IDNA), local part kept.
+
+    Syntax only: no DNS lookups, so it works offline and fast.
+    """
+    raw = clean_text(value)
+    if not raw:
+        raise ValidationError("email", "An email address is required.")
+    try:
+        result = validate_email(raw, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValidationError("email", f"Invalid email address {raw!r}: {exc}") from exc
+    local, _, domain = result.normalized.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def email_key(email: str) -> str:
+    """The case-insensitive identity of an address (dedupe, uniqueness, suppression)."""
+    return email.strip().lower()

@@ -1,0 +1,53 @@
+"""Shared fixtures. Every test gets its own data, config and log dirs (never the user's)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from nurturedesk.core.clock import FakeClock
+from nurturedesk.core.db import Workspace, open_workspace
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point every user dir (data, config, logs, cache, keyring) at a fresh temporary folder."""
+    home = tmp_path_factory.mktemp("home")
+    for var, sub in {
+        "XDG_DATA_HOME": "data",
+        "XDG_CONFIG_HOME": "config",
+        "XDG_CACHE_HOME": "cache",
+        "XDG_STATE_HOME": "state",
+    }.items():
+        (home / sub).mkdir()
+        monkeypatch.setenv(var, str(home / sub))
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("NURTUREDESK_WORKSPACE", raising=False)
+    return home
+
+
+def require_service(available: bool, what: str) -> None:
+    """Skip on a laptop without the service; in CI (CI=true) a missing service is a failure."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"{what} is required in CI but is not available")
+    pytest.skip(f"{what} is not available on this machine")
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 3, 2, 9, 0, 0))
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, clock: FakeClock) -> Iterator[Workspace]:
+    ws = open_workspace(tmp_path / "workspace.sqlite", clock=clock)
+    yield ws
+    ws.close()

@@ -1,0 +1,133 @@
+"""Opening workspaces: creation, migration, and refusing what must not be touched."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+from alembic import command
+
+from nurturedesk.core import leads
+from nurturedesk.core.db import alembic_config, head_revision, make_engine, open_workspace
+from nurturedesk.core.errors import WorkspaceError
+from nurturedesk.core.stages import list_stages
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_new_workspace_has_default_funnel_and_wal(tmp_path: Path) -> None:
+    ws = open_workspace(tmp_path / "new.sqlite")
+    try:
+        names = [s.name for s in list_stages(ws)]
+        assert names == [
+            "New", "Qualifying", "Nurturing", "Sales-ready", "With sales", "Won",
+            "Newsletter", "Recycled",
+        ]
+        with ws.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+    finally:
+        ws.close()
+
+
+def test_reopening_keeps_data_and_does_not_duplicate_stages(tmp_path: Path) -> None:
+    path = tmp_path / "w.sqlite"
+    ws = open_workspace(path)
+    leads.add_lead(ws, leads.LeadData(email="a@example.com", first_name="Ann"))
+    ws.close()
+    ws = open_workspace(path)
+    try:
+        assert len(list_stages(ws)) == 8
+        assert leads.find_lead(ws, "A@EXAMPLE.COM").first_name == "Ann"
+    finally:
+        ws.close()
+
+
+def test_text_file_is_refused_and_left_byte_for_byte(tmp_path: Path) -> None:
+    path = tmp_path / "notes.sqlite"
+    path.write_text("shopping list: eggs, milk\n")
+    before = digest(path)
+    with pytest.raises(WorkspaceError, match="not a NurtureDesk workspace"):
+        open_workspace(path)
+    assert digest(path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.sqlite"]
+
+
+def test_foreign_sqlite_database_is_refused_and_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE recipes (name TEXT)")
+    conn.execute("INSERT INTO recipes VALUES ('soup')")
+    conn.commit()
+    conn.close()
+    before = digest(path)
+    with pytest.raises(WorkspaceError, match="not a NurtureDesk workspace"):
+        open_workspace(path)
+    assert digest(path) == before
+
+
+def test_corrupt_workspace_is_refused_and_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "w.sqlite"
+    ws = open_workspace(path)
+    for i in range(200):
+        leads.add_lead(ws, leads.LeadData(email=f"l{i}@example.com", company="x" * 100))
+    ws.close()
+    data = bytearray(path.read_bytes())
+    data[4096 * 2 : 4096 * 2 + 2000] = b"\xff" * 2000  # scribble over a b-tree page
+    path.write_bytes(bytes(data))
+    before = digest(path)
+    with pytest.raises(WorkspaceError, match="damaged|not a workspace"):
+        open_workspace(path)
+    assert digest(path) == before
+
+
+def test_workspace_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "w.sqlite"
+    open_workspace(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE alembic_version SET version_num = '9999_future'")
+    conn.commit()
+    conn.close()
+    before = digest(path)
+    with pytest.raises(WorkspaceError, match="newer version"):
+        open_workspace(path)
+    assert digest(path) == before
+
+
+def test_previous_revision_upgrades_with_data_intact_and_a_backup(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0001")
+        conn.exec_driver_sql(
+            "INSERT INTO stages (id, name, position, colour, kind) "
+            "VALUES (1, 'Inbox', 0, '#123456', 'open')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO leads (id, email, email_key, first_name, last_name, company, title, "
+            "phone, source, owner, timezone, custom_fields, search_text, stage_id, position, "
+            "stage_entered_at, score, created_at, updated_at) VALUES (7, 'Old@Example.com', "
+            "'old@example.com', 'Olga', 'Old', 'Oldco', '', '', 'fair', '', '', '{}', "
+            "'olga old old@example.com oldco', 1, 1.0, '2025-01-01 00:00:00', 0, "
+            "'2025-01-01 00:00:00', '2025-01-01 00:00:00')"
+        )
+    engine.dispose()
+    ws = open_workspace(path)
+    try:
+        lead = leads.find_lead(ws, "old@example.com")
+        assert (lead.id, lead.first_name, lead.company, lead.stage_name) == (7, "Olga", "Oldco", "Inbox")
+        with ws.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == head_revision()
+    finally:
+        ws.close()
+    backups = list(tmp_path.glob("old.sqlite.before-0001-to-*.bak"))
+    assert len(backups) == 1
+    conn = sqlite3.connect(backups[0])
+    assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0001"
+    assert conn.execute("SELECT first_name FROM leads WHERE id = 7").fetchone()[0] == "Olga"
+    conn.close()
