@@ -75,7 +75,9 @@ class CommandLine:
         self.common.add_argument(
             "--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help="log more"
         )
-        self.parser.add_argument("--version", action="version", version=f"nurturedesk {__version__}")
+        self.parser.add_argument(
+            "--version", action="version", version=f"nurturedesk {__version__}"
+        )
         for action in self.common._actions:
             if action.option_strings and action.dest != "help":
                 self.parser._add_action(action)

@@ -16,7 +16,9 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 @pytest.fixture(autouse=True)
-def isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_dirs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """Point every user dir (data, config, logs, cache, keyring) at a fresh temporary folder."""
     home = tmp_path_factory.mktemp("home")
     for var, sub in {

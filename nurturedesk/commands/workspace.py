@@ -46,7 +46,9 @@ def selftest(ctx: Context) -> int:
 
 def register(cli: CommandLine) -> None:
     gui = cli.command("gui", run_gui, "open the board (the default)")
-    gui.add_argument("--demo", action="store_true", help="open (creating if needed) a demo workspace")
+    gui.add_argument(
+        "--demo", action="store_true", help="open (creating if needed) a demo workspace"
+    )
     cli.parser.add_argument("--demo", action="store_true", help="open a demo workspace")
     p = cli.command("demo", demo, "fill the workspace with a lived-in demo funnel")
     p.add_argument("--leads", type=int, default=300, help="how many leads (default 300)")

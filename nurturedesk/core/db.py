@@ -190,7 +190,9 @@ def open_workspace(
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise WorkspaceError(f"Cannot create a workspace at {path}: {exc.strerror}.") from exc
+                raise WorkspaceError(
+                    f"Cannot create a workspace at {path}: {exc.strerror}."
+                ) from exc
 
     head = head_revision()
     if path is not None and revision not in (None, head):

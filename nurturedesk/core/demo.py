@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import func, insert, select
 
@@ -11,24 +12,104 @@ from nurturedesk.core.db import Workspace
 from nurturedesk.core.events import LeadsChanged, StagesChanged
 from nurturedesk.core.models import Lead, Stage, StageHistory, Tag, lead_tags
 
-FIRST = (
-    "Jane John Maria Wei Aisha Lukas Sofia Mateo Priya Noah Emma Olivia Liam Chloe Hiroshi "
-    "Fatima Ahmed Elena Pierre Ingrid Tomás Zoë Kwame Anya Mikhail Grace Omar Leila Sven Chen"
-).split()
-LAST = (
-    "Doe Smith García Zhang Khan Müller Rossi Fernández Patel Johnson Brown Dubois Nakamura "
-    "Okafor Novak Larsen Silva Kowalski O'Brien Nguyen Haddad Jensen Costa Schmidt Moreau"
-).split()
-COMPANIES = (
-    "Acme Corp|Globex|Initech|Umbrella Health|Stark Logistics|Wayne Analytics|Hooli|Vandelay "
-    "Imports|Soylent Foods|Tyrell Systems|Cyberdyne Labs|Aperture Science|Wonka Industries|"
-    "Gringotts Finance|Oceanic Air|Massive Dynamic|Nakatomi Trading|Blue Sun|Monarch Solar|"
-    "Pied Piper|Dunder Mifflin|Bluth Homes|Prestige Worldwide|Sterling Cooper"
-).split("|")
-TITLES = (
-    "CTO|Head of Marketing|Operations Manager|VP Sales|IT Director|Procurement Lead|"
-    "CEO|Product Manager|Data Engineer|CFO|Office Manager"
-).split("|")
+FIRST = [
+    "Jane",
+    "John",
+    "Maria",
+    "Wei",
+    "Aisha",
+    "Lukas",
+    "Sofia",
+    "Mateo",
+    "Priya",
+    "Noah",
+    "Emma",
+    "Olivia",
+    "Liam",
+    "Chloe",
+    "Hiroshi",
+    "Fatima",
+    "Ahmed",
+    "Elena",
+    "Pierre",
+    "Ingrid",
+    "Tomás",
+    "Zoë",
+    "Kwame",
+    "Anya",
+    "Mikhail",
+    "Grace",
+    "Omar",
+    "Leila",
+    "Sven",
+    "Chen",
+]
+LAST = [
+    "Doe",
+    "Smith",
+    "García",
+    "Zhang",
+    "Khan",
+    "Müller",
+    "Rossi",
+    "Fernández",
+    "Patel",
+    "Johnson",
+    "Brown",
+    "Dubois",
+    "Nakamura",
+    "Okafor",
+    "Novak",
+    "Larsen",
+    "Silva",
+    "Kowalski",
+    "O'Brien",
+    "Nguyen",
+    "Haddad",
+    "Jensen",
+    "Costa",
+    "Schmidt",
+    "Moreau",
+]
+COMPANIES = [
+    "Acme Corp",
+    "Globex",
+    "Initech",
+    "Umbrella Health",
+    "Stark Logistics",
+    "Wayne Analytics",
+    "Hooli",
+    "Vandelay Imports",
+    "Soylent Foods",
+    "Tyrell Systems",
+    "Cyberdyne Labs",
+    "Aperture Science",
+    "Wonka Industries",
+    "Gringotts Finance",
+    "Oceanic Air",
+    "Massive Dynamic",
+    "Nakatomi Trading",
+    "Blue Sun",
+    "Monarch Solar",
+    "Pied Piper",
+    "Dunder Mifflin",
+    "Bluth Homes",
+    "Prestige Worldwide",
+    "Sterling Cooper",
+]
+TITLES = [
+    "CTO",
+    "Head of Marketing",
+    "Operations Manager",
+    "VP Sales",
+    "IT Director",
+    "Procurement Lead",
+    "CEO",
+    "Product Manager",
+    "Data Engineer",
+    "CFO",
+    "Office Manager",
+]
 SOURCES = ["Trade show", "Webinar", "Web form", "Purchased list", "Referral", "LinkedIn"]
 TAGS = ["saas", "enterprise", "smb", "healthcare", "finance", "manufacturing", "emea", "us"]
 OWNERS = ["", "", "alex", "sam", "robin"]
@@ -65,7 +146,9 @@ def populate_demo(workspace: Workspace, leads: int = 300, seed: int = 7) -> int:
             s.id: session.scalar(select(func.max(Lead.position)).where(Lead.stage_id == s.id)) or 0
             for s in stages
         }
-        lead_rows, history_rows, tag_rows = [], [], []
+        lead_rows: list[dict[str, Any]] = []
+        history_rows: list[dict[str, Any]] = []
+        tag_rows: list[dict[str, int]] = []
         for i in range(leads):
             lead_id = start_id + i
             first, last = rng.choice(FIRST), rng.choice(LAST)
@@ -77,31 +160,53 @@ def populate_demo(workspace: Workspace, leads: int = 300, seed: int = 7) -> int:
             entered = created + (now - created) * rng.uniform(0.2, 1.0)
             # Path through the funnel: created in New, then (if elsewhere) moved along.
             history_rows.append(
-                dict(lead_id=lead_id, from_stage_id=None, to_stage_id=stages[0].id,
-                     moved_at=created, reason="demo: captured")
+                dict(
+                    lead_id=lead_id,
+                    from_stage_id=None,
+                    to_stage_id=stages[0].id,
+                    moved_at=created,
+                    reason="demo: captured",
+                )
             )
             if stage.id != stages[0].id:
                 history_rows.append(
-                    dict(lead_id=lead_id, from_stage_id=stages[0].id, to_stage_id=stage.id,
-                         moved_at=entered, reason="demo: moved")
+                    dict(
+                        lead_id=lead_id,
+                        from_stage_id=stages[0].id,
+                        to_stage_id=stage.id,
+                        moved_at=entered,
+                        reason="demo: moved",
+                    )
                 )
             else:
                 entered = created
             top[stage.id] += 1
             lead_rows.append(
                 dict(
-                    id=lead_id, email=email, email_key=email.lower(), first_name=first,
-                    last_name=last, company=company, title=rng.choice(TITLES),
+                    id=lead_id,
+                    email=email,
+                    email_key=email.lower(),
+                    first_name=first,
+                    last_name=last,
+                    company=company,
+                    title=rng.choice(TITLES),
                     phone=f"+1 555 {rng.randint(100, 999)} {rng.randint(1000, 9999)}",
-                    source=rng.choice(SOURCES), owner=rng.choice(OWNERS), timezone="",
+                    source=rng.choice(SOURCES),
+                    owner=rng.choice(OWNERS),
+                    timezone="",
                     custom_fields={},
                     search_text=f"{first} {last} {email} {company}".lower(),
-                    stage_id=stage.id, position=float(top[stage.id]), stage_entered_at=entered,
-                    score=0, created_at=created, updated_at=entered, deleted_at=None,
+                    stage_id=stage.id,
+                    position=float(top[stage.id]),
+                    stage_entered_at=entered,
+                    score=0,
+                    created_at=created,
+                    updated_at=entered,
+                    deleted_at=None,
                 )
             )
-            for tag in rng.sample(TAGS, rng.choice([0, 1, 1, 2, 2, 3])):
-                tag_rows.append({"lead_id": lead_id, "tag_id": tag_ids[tag]})
+            for tag_name in rng.sample(TAGS, rng.choice([0, 1, 1, 2, 2, 3])):
+                tag_rows.append({"lead_id": lead_id, "tag_id": tag_ids[tag_name]})
         if lead_rows:
             session.execute(insert(Lead), lead_rows)
             session.execute(insert(StageHistory), history_rows)

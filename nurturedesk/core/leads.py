@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +20,8 @@ from nurturedesk.core.errors import DuplicateEmailError, NotFoundError, Validati
 from nurturedesk.core.events import LeadsChanged
 from nurturedesk.core.models import Lead, Stage, StageHistory, Tag, lead_tags
 from nurturedesk.core.validation import clean_text, email_key, normalize_email
+
+_Query = TypeVar("_Query", bound=Select)  # type: ignore[type-arg]
 
 # Free-text fields of a lead with their maximum lengths (as in the schema).
 TEXT_FIELDS: dict[str, int] = {
@@ -130,7 +132,7 @@ def validate_lead_data(data: LeadData) -> LeadData:
         for k, v in (data.custom_fields or {}).items()
         if clean_text(k, 80)
     }
-    tags = []
+    tags: list[str] = []
     for tag in data.tags:
         clean = clean_text(tag, 80)
         if clean and clean.casefold() not in {t.casefold() for t in tags}:
@@ -147,7 +149,9 @@ def _check_timezone(name: str) -> None:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValidationError("timezone", f"Unknown time zone {name!r} (e.g. Europe/Paris).") from exc
+        raise ValidationError(
+            "timezone", f"Unknown time zone {name!r} (e.g. Europe/Paris)."
+        ) from exc
 
 
 def _tags_by_name(session: Session, names: Iterable[str]) -> list[Tag]:
@@ -272,7 +276,9 @@ def find_lead(workspace: Workspace, email: str) -> LeadDetail:
         return _detail(lead)
 
 
-def update_lead(workspace: Workspace, lead_id: int, data: LeadData) -> tuple[LeadDetail, LeadDetail]:
+def update_lead(
+    workspace: Workspace, lead_id: int, data: LeadData
+) -> tuple[LeadDetail, LeadDetail]:
     """Replace a lead's editable fields. Returns (before, after) so the edit can be undone."""
     clean = validate_lead_data(data)
     with workspace.session() as session:
@@ -441,7 +447,7 @@ def _renumber_stage(session: Session, stage_id: int) -> None:
 # --- Board queries --------------------------------------------------------------------------
 
 
-def _filtered(query: Select[Any], flt: LeadFilter | None) -> Select[Any]:
+def _filtered(query: _Query, flt: LeadFilter | None) -> _Query:
     query = query.where(Lead.deleted_at.is_(None))
     if flt is None:
         return query
@@ -566,9 +572,7 @@ def distinct_values(workspace: Workspace, column: str) -> list[str]:
     """Owners or sources in use (for the board's filter menus)."""
     col = {"owner": Lead.owner, "source": Lead.source}[column]
     with workspace.session() as session:
-        query = (
-            select(col).where(Lead.deleted_at.is_(None), col != "").distinct().order_by(col)
-        )
+        query = select(col).where(Lead.deleted_at.is_(None), col != "").distinct().order_by(col)
         return list(session.scalars(query))
 
 

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from nurturedesk.core.db import Workspace
 from nurturedesk.core.errors import NotFoundError, UserError, ValidationError
@@ -74,7 +75,7 @@ def find_stage(workspace: Workspace, name: str) -> StageInfo:
     raise NotFoundError(f"No stage named {name!r}. Stages: {names}.")
 
 
-def _checked_name(session, name: str, exclude_id: int | None = None) -> str:  # type: ignore[no-untyped-def]
+def _checked_name(session: Session, name: str, exclude_id: int | None = None) -> str:
     clean = clean_text(name, 80)
     if not clean:
         raise ValidationError("name", "A stage needs a name.")
@@ -154,7 +155,7 @@ def delete_stage(
         stage = session.get(Stage, stage_id)
         if stage is None:
             raise NotFoundError(f"No stage #{stage_id}.")
-        if session.scalar(select(func.count()).select_from(Stage)) <= 1:
+        if (session.scalar(select(func.count()).select_from(Stage)) or 0) <= 1:
             raise UserError("The board needs at least one stage.")
         lead_ids = list(session.scalars(select(Lead.id).where(Lead.stage_id == stage_id)))
         if lead_ids:

@@ -24,8 +24,14 @@ def test_new_workspace_has_default_funnel_and_wal(tmp_path: Path) -> None:
     try:
         names = [s.name for s in list_stages(ws)]
         assert names == [
-            "New", "Qualifying", "Nurturing", "Sales-ready", "With sales", "Won",
-            "Newsletter", "Recycled",
+            "New",
+            "Qualifying",
+            "Nurturing",
+            "Sales-ready",
+            "With sales",
+            "Won",
+            "Newsletter",
+            "Recycled",
         ]
         with ws.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
@@ -81,7 +87,7 @@ def test_corrupt_workspace_is_refused_and_untouched(tmp_path: Path) -> None:
     data[4096 * 2 : 4096 * 2 + 2000] = b"\xff" * 2000  # scribble over a b-tree page
     path.write_bytes(bytes(data))
     before = digest(path)
-    with pytest.raises(WorkspaceError, match="damaged|not a workspace"):
+    with pytest.raises(WorkspaceError, match=r"damaged|not a workspace"):
         open_workspace(path)
     assert digest(path) == before
 
@@ -120,9 +126,17 @@ def test_previous_revision_upgrades_with_data_intact_and_a_backup(tmp_path: Path
     ws = open_workspace(path)
     try:
         lead = leads.find_lead(ws, "old@example.com")
-        assert (lead.id, lead.first_name, lead.company, lead.stage_name) == (7, "Olga", "Oldco", "Inbox")
+        assert (lead.id, lead.first_name, lead.company, lead.stage_name) == (
+            7,
+            "Olga",
+            "Oldco",
+            "Inbox",
+        )
         with ws.engine.connect() as conn:
-            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == head_revision()
+            assert (
+                conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+                == head_revision()
+            )
     finally:
         ws.close()
     backups = list(tmp_path.glob("old.sqlite.before-0001-to-*.bak"))

@@ -82,7 +82,10 @@ def upgrade() -> None:
             nullable=True,
         ),
         sa.Column(
-            "to_stage_id", sa.Integer, sa.ForeignKey("stages.id", ondelete="SET NULL"), nullable=True
+            "to_stage_id",
+            sa.Integer,
+            sa.ForeignKey("stages.id", ondelete="SET NULL"),
+            nullable=True,
         ),
         sa.Column("moved_at", sa.DateTime, nullable=False),
         sa.Column("reason", sa.String(200), nullable=False),
