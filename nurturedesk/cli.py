@@ -24,6 +24,10 @@ COMMAND_MODULES = [
     "nurturedesk.commands.workspace",
     "nurturedesk.commands.leads",
     "nurturedesk.commands.stages",
+    "nurturedesk.commands.smtp",
+    "nurturedesk.commands.templates",
+    "nurturedesk.commands.sequences",
+    "nurturedesk.commands.outbox",
 ]
 
 

@@ -16,6 +16,7 @@ or template can add a header (CR/LF are removed before, and the policy refuses t
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import re
@@ -28,6 +29,7 @@ from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
+from email.policy import SMTPUTF8 as SMTPUTF8_POLICY
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Protocol
@@ -83,8 +85,15 @@ def _address(name: str, addr: str) -> Address:
     return Address(display_name=clean_text(name, 200), username=local, domain=domain)
 
 
+def needs_smtputf8(*addresses: str) -> bool:
+    return not all(a.isascii() for a in addresses)
+
+
 def build_message(cfg: MailConfig, mail: Outgoing) -> EmailMessage:
-    msg = EmailMessage(policy=SMTP_POLICY)
+    # A non-ASCII address (e.g. garcía@…) cannot be encoded in a header: such messages are
+    # written in UTF-8 and sent with SMTPUTF8 (RFC 6531).
+    utf8 = needs_smtputf8(mail.to_address, cfg.from_address)
+    msg = EmailMessage(policy=SMTPUTF8_POLICY if utf8 else SMTP_POLICY)
     msg["From"] = _address(cfg.from_name, cfg.from_address)
     msg["To"] = _address(mail.to_name, clean_text(mail.to_address, 320))
     msg["Subject"] = clean_text(mail.subject, 400)
@@ -149,7 +158,7 @@ class SmtpTransport:
                 smtp.ehlo()
             if cfg.user:
                 assert password is not None
-                smtp.login(cfg.user, password)
+                _login(smtp, cfg.user, password)
         except smtplib.SMTPAuthenticationError as exc:
             self.close()
             raise SetupError(
@@ -190,9 +199,17 @@ class SmtpTransport:
         smtp = self._smtp
         if smtp is None:
             raise TransientError("Not connected.")
-        payload = msg.as_bytes(policy=SMTP_POLICY)
+        payload = msg.as_bytes(policy=msg.policy)
+        options: list[str] = []
+        if needs_smtputf8(sender, recipient):
+            if not smtp.has_extn("smtputf8"):
+                raise PermanentError(
+                    f"The server cannot send to the non-ASCII address {recipient} (no SMTPUTF8).",
+                    0,
+                )
+            options = ["SMTPUTF8", "BODY=8BITMIME"]
         try:
-            code, resp = smtp.mail(sender)
+            code, resp = smtp.mail(sender, options)
             if code != 250:
                 self._rset()
                 self._refused(code, resp, "the sender address")
@@ -252,6 +269,22 @@ class SmtpTransport:
                     smtp.close()
 
 
+def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
+    """smtplib.login, except that a non-ASCII user or password goes as UTF-8 AUTH PLAIN
+    (RFC 4616); smtplib would fail on it with an encoding error."""
+    if user.isascii() and password.isascii():
+        smtp.login(user, password)
+        return
+    if "plain" not in smtp.esmtp_features.get("auth", "").lower().split():
+        raise SetupError(
+            "The server does not offer AUTH PLAIN, needed for a password with non-ASCII characters."
+        )
+    token = base64.b64encode(f"\0{user}\0{password}".encode()).decode("ascii")
+    code, resp = smtp.docmd("AUTH", f"PLAIN {token}")
+    if code not in (235, 503):
+        raise smtplib.SMTPAuthenticationError(code, resp)
+
+
 def _os_reason(exc: BaseException) -> str:
     if isinstance(exc, socket.timeout | TimeoutError):
         return "timed out"
@@ -284,7 +317,7 @@ class FileTransport:
         try:
             fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".part")
             with os.fdopen(fd, "wb") as fh:
-                fh.write(msg.as_bytes(policy=SMTP_POLICY))
+                fh.write(msg.as_bytes(policy=msg.policy))
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, target)  # atomic: a file is there whole or not at all
