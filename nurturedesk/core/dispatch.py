@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -49,7 +50,7 @@ from nurturedesk.core.validation import clean_text
 log = logging.getLogger(__name__)
 
 _locks: dict[str, threading.Lock] = {}
-_recovered: set[str] = set()
+_recovered: set[int] = set()
 _registry_lock = threading.Lock()
 
 
@@ -59,11 +60,13 @@ def _lock_for(workspace: Workspace) -> threading.Lock:
 
 
 def ensure_recovered(workspace: Workspace) -> int:
-    """Once per process and workspace: interrupted sends become uncertain."""
+    """Once per opened workspace (its start-up): interrupted sends become uncertain."""
+    key = id(workspace)
     with _registry_lock:
-        if workspace.url in _recovered:
+        if key in _recovered:
             return 0
-        _recovered.add(workspace.url)
+        _recovered.add(key)
+    weakref.finalize(workspace, _recovered.discard, key)  # ids are reused after collection
     return recover_interrupted(workspace)
 
 

@@ -331,7 +331,10 @@ def deliver(
     if quota == 0:
         report.throttled = True
         return report
-    take = min(x for x in (quota, limit) if x is not None) if (quota or limit) else None
+    bounds = [x for x in (quota, limit) if x is not None]
+    take = min(bounds) if bounds else None
+    if take == 0:
+        return report
     ids = _suppress_due(workspace, due_outbox_ids(workspace, take), report)
     if quota is not None and len(ids) >= quota:
         report.throttled = True
@@ -339,7 +342,7 @@ def deliver(
         return report
     try:
         transport.open()
-    except SetupError as exc:
+    except (SetupError, UserError) as exc:  # incl. CredentialsError: keyring missing/locked
         report.error = str(exc)  # rows untouched: still queued, shown with the error
         log.warning("sending stopped: %s", exc)
         return report

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported by name)
 """Sending nurture mail to a real SMTP server (aiosmtpd, STARTTLS, AUTH required)."""
 
 from __future__ import annotations
