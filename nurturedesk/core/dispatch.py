@@ -143,12 +143,12 @@ def _dry_run(workspace: Workspace) -> DispatchReport:
     """What a pass would do, computed in a transaction that is rolled back."""
     report = DispatchReport()
     cfg = load_config(workspace)
-    now = workspace.clock.now()
     with workspace.sessions() as session:
         try:
             if cfg.ready:
                 report.queue = queue_due_steps(workspace, cfg, session=session)
             session.flush()
+            now = workspace.clock.now()
             rows = session.scalars(
                 select(OutboxMessage)
                 .where(
