@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.orm import Session
 
 from nurturedesk.core.db import Workspace
 from nurturedesk.core.errors import NotFoundError, UserError
@@ -31,7 +32,7 @@ from nurturedesk.core.mailer import (
     build_message,
 )
 from nurturedesk.core.models import Bounce, Lead, OutboxMessage, Suppression
-from nurturedesk.core.sequences import stop_enrolments_for_lead, unsubscribe_mailto
+from nurturedesk.core.sequences import stop_enrolments_for_lead
 from nurturedesk.core.suppression import suppress_in
 from nurturedesk.core.validation import clean_text, email_key
 
@@ -260,29 +261,41 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(seconds, BACKOFF_MAX_SECONDS))
 
 
-def _claim(workspace: Workspace, outbox_id: int) -> Outgoing | None:
+def _claim(
+    workspace: Workspace, outbox_id: int, sent: tuple[int, datetime] | None = None
+) -> Outgoing | None:
     """queued/retry -> sending, committed, before anything is handed to the transport.
 
-    The conditional UPDATE makes the claim exclusive even between processes."""
+    One conditional UPDATE: exclusive even between processes, and it skips an address
+    suppressed since the batch was chosen. `sent` (the previous message of the batch and when
+    the server accepted it) is recorded in the same transaction: one commit per message."""
+    suppressed = exists().where(Suppression.email_key == func.lower(OutboxMessage.to_address))
     with workspace.session() as session:
-        row = session.get(OutboxMessage, outbox_id)
-        if row is None or row.state not in ("queued", "retry"):
-            return None
-        if session.get(Suppression, email_key(row.to_address)) is not None:
-            return None
+        if sent is not None:
+            _mark_sent(session, *sent)
         result = session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == outbox_id, OutboxMessage.state.in_(("queued", "retry")))
+            .where(
+                OutboxMessage.id == outbox_id,
+                OutboxMessage.state.in_(("queued", "retry")),
+                ~suppressed,
+            )
             .values(state="sending", attempts=OutboxMessage.attempts + 1)
+            .execution_options(synchronize_session=False)
         )
         if not result.rowcount:  # type: ignore[attr-defined]
             return None
-        token = None
-        if row.lead_id is not None:
-            from nurturedesk.core.models import UnsubscribeToken
-
-            tok = session.get(UnsubscribeToken, row.lead_id)
-            token = tok.token if tok is not None else None
+        row = session.execute(
+            select(
+                OutboxMessage.to_address,
+                OutboxMessage.to_name,
+                OutboxMessage.subject,
+                OutboxMessage.body_text,
+                OutboxMessage.body_html,
+                OutboxMessage.message_id,
+                OutboxMessage.list_unsubscribe,
+            ).where(OutboxMessage.id == outbox_id)
+        ).one()
         return Outgoing(
             to_address=row.to_address,
             to_name=row.to_name,
@@ -290,14 +303,28 @@ def _claim(workspace: Workspace, outbox_id: int) -> Outgoing | None:
             text=row.body_text,
             html=row.body_html,
             message_id=row.message_id,
-            unsubscribe=token or "",
+            unsubscribe=row.list_unsubscribe,
             date=workspace.clock.now(),
         )
 
 
+def _mark_sent(session: Session, outbox_id: int, when: datetime) -> None:
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == outbox_id)
+        .values(state="sent", sent_at=when, last_error="")
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _finish(workspace: Workspace, outbox_id: int, **values: object) -> None:
     with workspace.session() as session:
-        session.execute(update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(**values))
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == outbox_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _suppress_due(workspace: Workspace, ids: list[int], report: DeliveryReport) -> list[int]:
@@ -357,16 +384,25 @@ def deliver(
                 report.retry.append(row.id)
         workspace.events.publish(OutboxChanged(tuple(ids)))
         return report
+    sent: tuple[int, datetime] | None = None  # accepted by the server, not yet recorded
     try:
         for outbox_id in ids:
-            mail = _claim(workspace, outbox_id)
+            mail = _claim(workspace, outbox_id, sent)
+            sent = None
             if mail is None:
                 continue
             if not _send_one(workspace, cfg, transport, outbox_id, mail, report):
                 break
+            if report.sent and report.sent[-1] == outbox_id:
+                sent = (outbox_id, workspace.clock.now())
     finally:
-        transport.close()
-        workspace.events.publish(OutboxChanged(tuple(ids)))
+        try:
+            if sent is not None:
+                with workspace.session() as session:
+                    _mark_sent(session, *sent)
+        finally:
+            transport.close()
+            workspace.events.publish(OutboxChanged(tuple(ids)))
     return report
 
 
@@ -379,8 +415,6 @@ def _send_one(
     report: DeliveryReport,
 ) -> bool:
     """Send one claimed row and record the outcome. False: stop the batch (connection gone)."""
-    unsubscribe = unsubscribe_mailto(cfg, mail.unsubscribe) if mail.unsubscribe else ""
-    mail = Outgoing(**{**mail.__dict__, "unsubscribe": unsubscribe})
     try:
         msg = build_message(cfg, mail)
         transport.send(msg, cfg.from_address, mail.to_address, f"{outbox_id:06d}")
@@ -425,8 +459,7 @@ def _send_one(
         )
         report.uncertain.append(outbox_id)
         return False
-    _finish(workspace, outbox_id, state="sent", sent_at=workspace.clock.now(), last_error="")
-    report.sent.append(outbox_id)
+    report.sent.append(outbox_id)  # recorded by the caller with the next claim
     return True
 
 

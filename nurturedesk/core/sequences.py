@@ -606,6 +606,7 @@ def new_outbox_row(
         **keys,
     )
     token = unsubscribe_token(session, lead.id)
+    row.list_unsubscribe = unsubscribe_mailto(cfg, token)
     try:
         rendered = render_email(
             template.subject,

@@ -116,6 +116,7 @@ def upgrade() -> None:
         sa.Column("body_text", sa.Text, nullable=False),
         sa.Column("body_html", sa.Text, nullable=False),
         sa.Column("message_id", sa.String(250), nullable=False, unique=True),
+        sa.Column("list_unsubscribe", sa.String(500), nullable=False),
         sa.Column("state", sa.String(12), nullable=False),
         sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("next_attempt_at", sa.DateTime, nullable=False),
