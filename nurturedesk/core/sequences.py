@@ -77,6 +77,7 @@ class SequenceInfo:
     enroll_tag: str
     stages: tuple[str, ...]  # stages whose entry enrols in this sequence
     active_enrolments: int = 0
+    stage_ids: tuple[int, ...] = ()
 
 
 def _parse_days(text: str) -> tuple[int, ...]:
@@ -90,10 +91,11 @@ def _sequence_info(session: Session, seq: NurtureSequence) -> SequenceInfo:
         .where(SequenceStep.sequence_id == seq.id)
         .order_by(SequenceStep.position)
     ).all()
-    stages = session.scalars(
-        select(Stage.name)
+    stage_rows = session.execute(
+        select(Stage.id, Stage.name)
         .join(StageSequence, StageSequence.stage_id == Stage.id)
         .where(StageSequence.sequence_id == seq.id)
+        .order_by(Stage.position)
     ).all()
     active = session.scalar(
         select(func.count())
@@ -110,8 +112,9 @@ def _sequence_info(session: Session, seq: NurtureSequence) -> SequenceInfo:
         window_start_hour=seq.window_start_hour,
         window_end_hour=seq.window_end_hour,
         enroll_tag=seq.enroll_tag,
-        stages=tuple(stages),
+        stages=tuple(r.name for r in stage_rows),
         active_enrolments=int(active or 0),
+        stage_ids=tuple(r.id for r in stage_rows),
     )
 
 
@@ -211,6 +214,18 @@ def set_stage_sequence(workspace: Workspace, stage_id: int, sequence_id: int | N
         else:
             row.sequence_id = sequence_id
     apply_enrolment_rules(workspace)
+
+
+def set_enrolling_stage(workspace: Workspace, sequence_id: int, stage_id: int | None) -> None:
+    """Make `stage_id` the one stage whose entry enrols in this sequence (None: no stage)."""
+    with workspace.session() as session:
+        for rule in session.scalars(
+            select(StageSequence).where(StageSequence.sequence_id == sequence_id)
+        ).all():
+            if rule.stage_id != stage_id:
+                session.delete(rule)
+    if stage_id is not None:
+        set_stage_sequence(workspace, stage_id, sequence_id)
 
 
 # --- enrolments -------------------------------------------------------------------------

@@ -94,6 +94,9 @@ class MainWindow(QMainWindow):
         self._restore_geometry()
         self._update_actions()
         self._update_status()
+        from nurturedesk.ui.nurture_menu import install_nurture_ui  # issue 3: nurture screens
+
+        install_nurture_ui(self)
 
     # --- construction ------------------------------------------------------------------
 
