@@ -104,7 +104,11 @@ class OutboxView(QDialog):
         self.table = named(QTableView(), "outboxTable")
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        for column, width in ((0, 80), (1, 130), (2, 260), (4, 50), (5, 220)):
+            self.table.setColumnWidth(column, width)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
         self.preview = named(QTextBrowser(), "preview")
         self.buttons: dict[str, QPushButton] = {}

@@ -101,6 +101,10 @@ class SequenceEditor(QDialog):
         self.enrolments = named(QTableWidget(0, 4), "enrolments")
         self.enrolments.setHorizontalHeaderLabels(["Lead", "State", "Next email", "Due (UTC)"])
         self.enrolments.horizontalHeader().setStretchLastSection(True)
+        self.enrolments.setWordWrap(False)
+        self.enrolments.verticalHeader().hide()
+        for column, width in ((0, 300), (1, 160), (2, 180)):
+            self.enrolments.setColumnWidth(column, width)
         actions = QHBoxLayout()
         for name, label in (("pause", "Pause"), ("resume", "Resume"), ("unenroll", "Unenrol")):
             button = named(QPushButton(label), name)
