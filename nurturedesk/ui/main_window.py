@@ -391,6 +391,9 @@ class MainWindow(QMainWindow):
                 )
 
         self.lead_editor = LeadEditor(save, lead, parent=self)
+        from nurturedesk.ui.lead_nurture import attach_nurture_summary  # issue 3
+
+        attach_nurture_summary(self.lead_editor, self.workspace, lead_id, lead.email)
         self.lead_editor.exec()
 
     def delete_selected(self) -> None:

@@ -143,3 +143,26 @@ def test_sequence_editor_saves_steps_window_and_stage(qtbot: QtBot, workspace: W
     editor.enrolments.selectRow(0)
     editor.enrolment_action("pause")
     assert list_enrollments(workspace, lead_id=lead.id)[0].state == "paused"
+
+
+def test_lead_editor_shows_the_next_email(qtbot: QtBot, window: MainWindow) -> None:
+    from nurturedesk.core.leads import move_leads
+    from nurturedesk.core.stages import find_stage
+    from nurturedesk.ui.lead_editor import LeadEditor
+    from tests.ui.conftest import when_modal
+
+    ws = window.workspace
+    lead = add_lead(ws, LeadData(email="n@example.org", first_name="Nia"))
+    move_leads(ws, [lead.id], find_stage(ws, "Nurturing").id)
+    seen: list[str] = []
+
+    def look(dialog: object) -> None:
+        assert isinstance(dialog, LeadEditor)
+        label = dialog.findChild(QLabel, "nurtureSummary")
+        seen.append(label.text() if label else "")
+        dialog.reject()
+
+    when_modal(qtbot, look)  # type: ignore[arg-type]
+    window.edit_lead(lead.id)
+    assert "Nurture 1: guide (Default nurture track)" in seen[0]
+    assert "Default nurture track: active" in seen[0]
