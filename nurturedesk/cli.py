@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "nurturedesk.commands.templates",
     "nurturedesk.commands.sequences",
     "nurturedesk.commands.outbox",
+    "nurturedesk.commands.mailing",
 ]
 
 

@@ -26,6 +26,7 @@ from nurturedesk.core.models import (
     Lead,
     Newsletter,
     OutboxMessage,
+    Stage,
     Suppression,
     Tag,
     lead_tags,
@@ -222,6 +223,42 @@ def schedule_newsletter(
         session.add(row)
         session.flush()
         return row.id
+
+
+@dataclass(frozen=True)
+class NewsletterInfo:
+    id: int
+    name: str
+    template: str
+    audience: str
+    recurrence: str
+    next_run_at: datetime | None
+    runs: int
+
+
+def list_newsletters(workspace: Workspace) -> list[NewsletterInfo]:
+    with workspace.session() as session:
+        result = []
+        for n in session.scalars(select(Newsletter).order_by(Newsletter.name)):
+            template = session.get(EmailTemplate, n.template_id)
+            stage = session.get(Stage, n.stage_id) if n.stage_id is not None else None
+            audience = " + ".join(
+                x
+                for x in (f"stage {stage.name}" if stage else "", f"tag {n.tag}" if n.tag else "")
+                if x
+            )
+            result.append(
+                NewsletterInfo(
+                    n.id,
+                    n.name,
+                    template.name if template else "?",
+                    audience,
+                    n.recurrence,
+                    n.next_run_at,
+                    n.runs,
+                )
+            )
+        return result
 
 
 def run_newsletters(workspace: Workspace, cfg: MailConfig) -> int:

@@ -57,3 +57,24 @@ def list_suppressed(workspace: Workspace) -> list[SuppressionInfo]:
     with workspace.session() as session:
         rows = session.scalars(select(Suppression).order_by(Suppression.created_at))
         return [SuppressionInfo(r.email_key, r.reason, r.detail, r.created_at) for r in rows]
+
+
+def unsubscribe_by_token(workspace: Workspace, token: str) -> str | None:
+    """The List-Unsubscribe token came back (a reply "unsubscribe <token>", found by inbox
+    sync): suppress the lead's address and stop its sequences. Returns the address, or None
+    for an unknown token."""
+    from nurturedesk.core.models import Lead, UnsubscribeToken
+    from nurturedesk.core.sequences import stop_enrolments_for_lead
+
+    with workspace.session() as session:
+        row = session.scalar(
+            select(UnsubscribeToken).where(UnsubscribeToken.token == clean_text(token, 64))
+        )
+        lead = session.get(Lead, row.lead_id) if row is not None else None
+        if lead is None:
+            return None
+        suppress_in(
+            session, lead.email, "unsubscribed", "via List-Unsubscribe", workspace.clock.now()
+        )
+        stop_enrolments_for_lead(session, lead.id, "unsubscribed")
+        return lead.email

@@ -122,3 +122,64 @@ def test_run_sends_on_schedule_and_stops_cleanly_on_sigterm(tmp_path: Path) -> N
             proc.kill()
     assert proc.returncode == 0, err
     assert "Stopped." in out
+
+
+def test_newsletter_and_suppression_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    w = ("-w", str(tmp_path / "ws.sqlite"))
+    nd(capsys, "smtp", "file", str(tmp_path / "eml"), "--from", "Me <me@example.com>", *w)
+    for n in range(3):
+        nd(capsys, "lead", "add", "--email", f"r{n}@example.org", "--stage", "Newsletter", *w)
+    code, out, _ = nd(capsys, "suppress", "add", "r0@example.org", "--reason", "unsubscribed", *w)
+    assert code == 0
+    assert "r0@example.org\tunsubscribed" in nd(capsys, "suppress", "list", *w)[1]
+    code, out, _ = nd(
+        capsys,
+        "newsletter",
+        "add",
+        "March",
+        "--template",
+        "Newsletter",
+        "--stage",
+        "Newsletter",
+        *w,
+    )
+    assert code == 0
+    code, out, _ = nd(capsys, "send-due", *w)
+    assert "sent 2" in out  # the suppressed reader is not mailed
+    assert "runs 1" in nd(capsys, "newsletter", "list", *w)[1]
+    assert len(list((tmp_path / "eml").glob("*.eml"))) == 2
+
+
+def test_unsubscribe_token_suppresses_and_stops_sequences(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from nurturedesk.core.clock import FakeClock
+    from nurturedesk.core.db import open_workspace
+    from nurturedesk.core.dispatch import send_due
+    from nurturedesk.core.leads import LeadData, add_lead
+    from nurturedesk.core.mailconfig import configure_file_transport
+    from nurturedesk.core.outbox import get_message, list_outbox
+    from nurturedesk.core.sequences import enroll, find_sequence, list_enrollments
+    from nurturedesk.core.settings import set_setting
+    from nurturedesk.core.suppression import is_suppressed, unsubscribe_by_token
+
+    ws = open_workspace(tmp_path / "u.sqlite", clock=FakeClock(datetime(2026, 3, 2, 10, 0)))
+    try:
+        configure_file_transport(ws, tmp_path / "eml", "Me <me@example.com>")
+        set_setting(ws, "mail_timezone", "UTC")
+        lead = add_lead(ws, LeadData(email="bye@example.org"))
+        enroll(ws, [lead.id], find_sequence(ws, "Default nurture track").id)
+        send_due(ws, limit=0)
+        [row] = list_outbox(ws)
+        _item, text, _html = get_message(ws, row.id)
+        token = text.rsplit("unsubscribe%20", 1)[1].split()[0]
+        assert unsubscribe_by_token(ws, token) == "bye@example.org"
+        assert unsubscribe_by_token(ws, "not-a-token") is None
+        assert is_suppressed(ws, "bye@example.org")
+        assert list_enrollments(ws, lead_id=lead.id)[0].stopped_reason == "unsubscribed"
+        send_due(ws)
+        assert list_outbox(ws)[0].state == "cancelled"  # the queued one is not sent either
+    finally:
+        ws.close()
