@@ -24,8 +24,8 @@ from email.utils import make_msgid
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import exists, func, or_, select, true, update
-from sqlalchemy.orm import Session
+from sqlalchemy import String, cast, exists, func, or_, select, true, update
+from sqlalchemy.orm import Session, lazyload
 
 from nurturedesk.core.db import Workspace
 from nurturedesk.core.errors import NotFoundError, UserError, ValidationError
@@ -48,7 +48,7 @@ from nurturedesk.core.models import (
     lead_tags,
 )
 from nurturedesk.core.templates import AssetLink, asset_links, render_email
-from nurturedesk.core.validation import clean_text, email_key
+from nurturedesk.core.validation import clean_text
 
 log = logging.getLogger(__name__)
 
@@ -422,13 +422,19 @@ def apply_enrolment_rules(workspace: Workspace, lead_ids: Sequence[int] | None =
     with workspace.session() as session:
         only = Lead.id.in_(lead_ids) if lead_ids is not None else true()
         # A stage enrolment ends when the lead leaves the stage (moved on, or the move undone).
-        for enr, lead_stage in session.execute(
-            select(Enrollment, Lead.stage_id)
-            .join(Lead, Lead.id == Enrollment.lead_id)
-            .where(only, Enrollment.state.in_((ACTIVE, PAUSED)), Enrollment.how.like("stage:%"))
-        ).all():
-            if enr.how != f"stage:{lead_stage}":
-                enr.state, enr.stopped_reason = STOPPED, "left the stage that enrolled it"
+        lead_stage = select(Lead.stage_id).where(Lead.id == Enrollment.lead_id).scalar_subquery()
+        in_scope = Enrollment.lead_id.in_(lead_ids) if lead_ids is not None else true()
+        session.execute(
+            update(Enrollment)
+            .where(
+                in_scope,
+                Enrollment.state.in_((ACTIVE, PAUSED)),
+                Enrollment.how.like("stage:%"),
+                Enrollment.how != "stage:" + cast(lead_stage, String),
+            )
+            .values(state=STOPPED, stopped_reason="left the stage that enrolled it")
+            .execution_options(synchronize_session=False)
+        )
         suppressed = exists().where(Suppression.email_key == Lead.email_key)
         for rule in session.scalars(select(StageSequence)).all():
             try:
@@ -650,18 +656,15 @@ class QueueReport:
     completed: int = 0
 
 
-def _stop_reason(session: Session, lead: Lead | None, cfg: MailConfig) -> str:
+def _stop_reason(lead: Lead | None, suppressed: dict[str, str], stop_stages: set[str]) -> str:
     if lead is None or lead.deleted_at is not None:
         return "lead deleted"
     stage = lead.stage
     if stage.kind in (StageKind.WON, StageKind.LOST, "won", "lost"):
         return f"reached {stage.name}"
-    if stage.name.casefold() in {s.casefold() for s in cfg.stop_stages}:
+    if stage.name.casefold() in stop_stages:
         return f"became sales-ready ({stage.name})"
-    supp = session.get(Suppression, email_key(lead.email))
-    if supp is not None:
-        return supp.reason
-    return ""
+    return suppressed.get(lead.email_key, "")
 
 
 def queue_due_steps(
@@ -682,14 +685,40 @@ def queue_due_steps(
     return report
 
 
-def _last_nurture_at(session: Session, lead_id: int) -> datetime | None:
-    return session.scalar(
-        select(func.max(OutboxMessage.created_at)).where(
-            OutboxMessage.lead_id == lead_id,
-            OutboxMessage.kind == "nurture",
-            OutboxMessage.state.not_in(("cancelled", "failed")),
+@dataclass(frozen=True)
+class _Track:
+    """A sequence as `_queue` needs it, loaded once per pass."""
+
+    days: tuple[int, ...]
+    start: int
+    end: int
+    steps: tuple[tuple[int, int, float], ...]  # (position, template id, delay days)
+
+
+def _tracks(session: Session, sequence_ids: set[int]) -> dict[int, _Track]:
+    steps: dict[int, list[tuple[int, int, float]]] = {i: [] for i in sequence_ids}
+    for row in session.execute(
+        select(
+            SequenceStep.sequence_id,
+            SequenceStep.position,
+            SequenceStep.template_id,
+            SequenceStep.delay_days,
         )
-    )
+        .where(SequenceStep.sequence_id.in_(sequence_ids))
+        .order_by(SequenceStep.sequence_id, SequenceStep.position)
+    ):
+        steps[row.sequence_id].append((row.position, row.template_id, row.delay_days))
+    return {
+        seq.id: _Track(
+            _parse_days(seq.window_days),
+            seq.window_start_hour,
+            seq.window_end_hour,
+            tuple(steps[seq.id]),
+        )
+        for seq in session.scalars(
+            select(NurtureSequence).where(NurtureSequence.id.in_(sequence_ids))
+        )
+    }
 
 
 def _queue(
@@ -700,50 +729,77 @@ def _queue(
     assets: dict[str, AssetLink],
     report: QueueReport,
 ) -> None:
+    """One pass over due enrolments. Everything per lead/sequence is loaded in bulk first,
+    so a catch-up after a long sleep (thousands due at once) stays quick."""
     cap = timedelta(days=cfg.cap_days)
-    for enr in session.scalars(select(Enrollment).where(Enrollment.id.in_(ids))).all():
+    enrolments = session.scalars(select(Enrollment).where(Enrollment.id.in_(ids))).all()
+    lead_ids = {e.lead_id for e in enrolments}
+    leads = {
+        lead.id: lead
+        for lead in session.scalars(
+            select(Lead).where(Lead.id.in_(lead_ids)).options(lazyload(Lead.tags))
+        )
+    }
+    suppressed = dict(
+        session.execute(
+            select(Suppression.email_key, Suppression.reason).where(
+                Suppression.email_key.in_({lead.email_key for lead in leads.values()})
+            )
+        ).all()
+    )
+    last_sent: dict[int, datetime] = dict(
+        session.execute(  # type: ignore[arg-type]
+            select(OutboxMessage.lead_id, func.max(OutboxMessage.created_at))
+            .where(
+                OutboxMessage.lead_id.in_(lead_ids),
+                OutboxMessage.kind == "nurture",
+                OutboxMessage.state.not_in(("cancelled", "failed")),
+            )
+            .group_by(OutboxMessage.lead_id)
+        ).all()
+    )
+    tracks = _tracks(session, {e.sequence_id for e in enrolments})
+    templates: dict[int, EmailTemplate | None] = {}
+    stop_stages = {s.casefold() for s in cfg.stop_stages}
+    zones: dict[str, ZoneInfo] = {}
+    for enr in enrolments:
         if enr.state != ACTIVE or enr.next_send_at is None or enr.next_send_at > now:
             continue  # changed since it was selected
-        lead = session.get(Lead, enr.lead_id)
-        reason = _stop_reason(session, lead, cfg)
+        lead = leads.get(enr.lead_id)
+        reason = _stop_reason(lead, suppressed, stop_stages)
         if reason:
             enr.state, enr.stopped_reason, enr.next_send_at = STOPPED, reason, None
             report.stopped += 1
             continue
         assert lead is not None
-        seq = session.get(NurtureSequence, enr.sequence_id)
-        steps = list(
-            session.scalars(
-                select(SequenceStep)
-                .where(SequenceStep.sequence_id == enr.sequence_id)
-                .order_by(SequenceStep.position)
-            )
-        )
-        if seq is None or enr.next_step >= len(steps):
+        track = tracks.get(enr.sequence_id)
+        if track is None or enr.next_step >= len(track.steps):
             enr.state, enr.next_send_at = COMPLETED, None
             report.completed += 1
             continue
-        tz = zone(lead.timezone or cfg.timezone)
-        days, start, end = _parse_days(seq.window_days), seq.window_start_hour, seq.window_end_hour
+        tz_name = lead.timezone or cfg.timezone
+        tz = zones.get(tz_name) or zones.setdefault(tz_name, zone(tz_name))
         earliest = now
-        last = _last_nurture_at(session, lead.id)
+        last = last_sent.get(lead.id)
         if last is not None and cap and last + cap > now:
             earliest = last + cap  # per-lead frequency cap, across all sequences
-        opening = next_in_window(earliest, tz, days, start, end)
+        opening = next_in_window(earliest, tz, track.days, track.start, track.end)
         if opening > now:
             enr.next_send_at = opening
             report.postponed += 1
             continue
-        step = steps[enr.next_step]
+        position, template_id, _delay = track.steps[enr.next_step]
         already = session.scalar(
             select(OutboxMessage.id).where(
                 OutboxMessage.enrollment_id == enr.id,
                 OutboxMessage.round == enr.round,
-                OutboxMessage.step_position == step.position,
+                OutboxMessage.step_position == position,
             )
         )
         if already is None:
-            template = session.get(EmailTemplate, step.template_id)
+            if template_id not in templates:
+                templates[template_id] = session.get(EmailTemplate, template_id)
+            template = templates[template_id]
             assert template is not None
             new_outbox_row(
                 session,
@@ -754,16 +810,17 @@ def _queue(
                 now,
                 enrollment_id=enr.id,
                 round=enr.round,
-                step_position=step.position,
+                step_position=position,
                 kind="nurture",
             )
+            last_sent[lead.id] = now  # the cap holds within this pass too
             report.queued += 1
         enr.next_step += 1
-        if enr.next_step >= len(steps):
+        if enr.next_step >= len(track.steps):
             enr.state, enr.next_send_at = COMPLETED, None
         else:
-            enr.next_send_at = now + timedelta(days=steps[enr.next_step].delay_days)
-        session.flush()
+            enr.next_send_at = now + timedelta(days=track.steps[enr.next_step][2])
+    session.flush()
 
 
 def stop_enrolments_for_lead(session: Session, lead_id: int, reason: str) -> None:
