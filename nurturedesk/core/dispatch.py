@@ -90,8 +90,8 @@ class DispatchReport:
             f"failed {len(d.failed)}",
             f"uncertain {len(d.uncertain)}",
         ]
-        if d.suppressed:
-            parts.append(f"suppressed {len(d.suppressed)}")
+        if d.cancelled:
+            parts.append(f"cancelled {len(d.cancelled)} (suppressed or no longer wanted)")
         if self.queue.stopped:
             parts.append(f"enrolments stopped {self.queue.stopped}")
         if self.enrolled:

@@ -236,7 +236,7 @@ class DeliveryReport:
     retry: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     uncertain: list[int] = field(default_factory=list)
-    suppressed: list[int] = field(default_factory=list)
+    cancelled: list[int] = field(default_factory=list)
     throttled: bool = False
     error: str = ""
 
@@ -327,8 +327,13 @@ def _finish(workspace: Workspace, outbox_id: int, **values: object) -> None:
         )
 
 
-def _suppress_due(workspace: Workspace, ids: list[int], report: DeliveryReport) -> list[int]:
-    """Cancel rows whose address is suppressed; return the others."""
+def _drop_unwanted(
+    workspace: Workspace, cfg: MailConfig, ids: list[int], report: DeliveryReport
+) -> list[int]:
+    """Cancel rows that must not go out any more: the address is suppressed, the lead was
+    deleted, or (nurture mail) the lead reached a stage that ends nurturing while the row
+    waited (e.g. for the throttle). Returns the others."""
+    stop_stages = {s.casefold() for s in cfg.stop_stages}
     keep = []
     with workspace.session() as session:
         for outbox_id in ids:
@@ -336,10 +341,20 @@ def _suppress_due(workspace: Workspace, ids: list[int], report: DeliveryReport) 
             if row is None:
                 continue
             supp = session.get(Suppression, email_key(row.to_address))
+            lead = session.get(Lead, row.lead_id) if row.lead_id is not None else None
+            reason = ""
             if supp is not None:
+                reason = f"address {supp.reason}"
+            elif row.lead_id is not None and (lead is None or lead.deleted_at is not None):
+                reason = "lead deleted"
+            elif lead is not None and row.kind == "nurture":
+                stage = lead.stage
+                if stage.kind in ("won", "lost") or stage.name.casefold() in stop_stages:
+                    reason = f"lead reached {stage.name}"
+            if reason:
                 row.state = "cancelled"
-                row.last_error = f"not sent: address {supp.reason}"
-                report.suppressed.append(outbox_id)
+                row.last_error = f"not sent: {reason}"
+                report.cancelled.append(outbox_id)
             else:
                 keep.append(outbox_id)
     return keep
@@ -362,7 +377,7 @@ def deliver(
     take = min(bounds) if bounds else None
     if take == 0:
         return report
-    ids = _suppress_due(workspace, due_outbox_ids(workspace, take), report)
+    ids = _drop_unwanted(workspace, cfg, due_outbox_ids(workspace, take), report)
     if quota is not None and len(ids) >= quota:
         report.throttled = True
     if not ids:
