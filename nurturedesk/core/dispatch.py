@@ -206,11 +206,15 @@ def schedule_newsletter(
 ) -> int:
     if recurrence not in RECURRENCES:
         raise ValidationError("recurrence", "Recurrence must be once, monthly or quarterly.")
-    if stage_id is None and not tag:
+    if stage_id is None and not clean_text(tag):
         raise ValidationError("audience", "Choose a stage or a tag to send the newsletter to.")
+    if not clean_text(name):
+        raise ValidationError("name", "A newsletter needs a name.")
     with workspace.session() as session:
         if session.get(EmailTemplate, template_id) is None:
             raise NotFoundError(f"No template #{template_id}.")
+        if session.scalar(select(Newsletter.id).where(Newsletter.name == clean_text(name, 120))):
+            raise ValidationError("name", f"There is already a newsletter named {name!r}.")
         row = Newsletter(
             name=clean_text(name, 120),
             template_id=template_id,

@@ -63,6 +63,7 @@ class NurtureUi:
             ("&Outbox…", self.open_outbox),
             ("&Sequences…", self.open_sequences),
             ("&Templates…", self.open_templates),
+            ("&Newsletters…", self.open_newsletters),
             ("&Content Library…", self.open_assets),
             ("Sending &Settings…", self.open_settings),
         ):
@@ -114,6 +115,11 @@ class NurtureUi:
         from nurturedesk.ui.asset_library import AssetLibrary
 
         self._dialog("assets", lambda: AssetLibrary(self.window.workspace, self.window))
+
+    def open_newsletters(self) -> None:
+        from nurturedesk.ui.newsletter_dialog import NewsletterDialog
+
+        self._dialog("newsletters", lambda: NewsletterDialog(self.window.workspace, self.window))
 
     def open_settings(self) -> None:
         from nurturedesk.ui.smtp_dialog import SmtpDialog
