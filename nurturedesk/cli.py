@@ -24,6 +24,11 @@ COMMAND_MODULES = [
     "nurturedesk.commands.workspace",
     "nurturedesk.commands.leads",
     "nurturedesk.commands.stages",
+    "nurturedesk.commands.smtp",
+    "nurturedesk.commands.templates",
+    "nurturedesk.commands.sequences",
+    "nurturedesk.commands.outbox",
+    "nurturedesk.commands.mailing",
 ]
 
 
