@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "nurturedesk.commands.workspace",
     "nurturedesk.commands.leads",
     "nurturedesk.commands.stages",
+    "nurturedesk.commands.scoring",
 ]
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from nurturedesk.core import release
 from nurturedesk.core.db import Workspace
-from nurturedesk.core.errors import NotFoundError
+from nurturedesk.core.errors import NotFoundError, UserError
 from nurturedesk.core.events import LeadsChanged, SettingsChanged
 from nurturedesk.core.models import Interaction, Lead, Setting
 from nurturedesk.core.scoring_rules import (
@@ -120,7 +120,7 @@ def compute_ledger(
         factor = decay_factor(age, hl)
         contribution = round_points(counted * factor)
         if factor != 1.0 and counted:
-            notes.append(f"{age} days old, worth {factor:.0%} (half-life {hl:g} days)")
+            notes.append(f"{age} days old, worth {factor * 100:.3g}% (half-life {hl:g} days)")
         why = f"{points:+d} for {INTERACTION_TYPES.get(row.type, row.type).lower()}"
         if notes:
             why += ", " + ", ".join(notes)
@@ -334,14 +334,27 @@ class RulesChange:
     released: tuple[int, ...]
 
 
-def set_rules(workspace: Workspace, rules: ScoringRules) -> RulesChange:
-    """Store new rules, re-grade and re-score every lead in one unit of work."""
+UNDO_KEY = "scoring_rules_undo"
+UNDO_DEPTH = 20
+
+
+def set_rules(workspace: Workspace, rules: ScoringRules, *, remember: bool = True) -> RulesChange:
+    """Store new rules, re-grade and re-score every lead in one unit of work.
+
+    The rules replaced are remembered (the last 20) so `undo_rules` can bring them back from
+    any process (the command line's `scoring undo`); the GUI keeps `before` on its undo stack.
+    """
     from nurturedesk.core import qualification  # it imports this module
 
     rules = validate_rules(rules)
     now = workspace.clock.now()
     with workspace.session() as session:
         before = rules_in(session)
+        if remember:
+            row = session.get(Setting, UNDO_KEY)
+            stack = list(row.value) if row is not None else []
+            stack = [*stack, before.to_json()][-UNDO_DEPTH:]
+            session.merge(Setting(key=UNDO_KEY, value=stack))
         save_rules_in(session, rules)
         if before.questions != rules.questions or before.grade_bounds != rules.grade_bounds:
             qualification.regrade_all_in(session, rules)
@@ -354,7 +367,19 @@ def set_rules(workspace: Workspace, rules: ScoringRules) -> RulesChange:
 
 def restore_rules(workspace: Workspace, rules: ScoringRules) -> RulesChange:
     """Undo a rule change: the previous rules back, every lead re-scored under them."""
-    return set_rules(workspace, rules)
+    return set_rules(workspace, rules, remember=False)
+
+
+def undo_rules(workspace: Workspace) -> RulesChange:
+    """Bring back the rules in force before the last change (and re-score under them)."""
+    with workspace.session() as session:
+        row = session.get(Setting, UNDO_KEY)
+        stack = list(row.value) if row is not None else []
+        if not stack:
+            raise UserError("There is no scoring rule change to undo.")
+        previous = ScoringRules.from_json(stack.pop())
+        session.merge(Setting(key=UNDO_KEY, value=stack))
+    return restore_rules(workspace, previous)
 
 
 def decay_tick(workspace: Workspace) -> bool:
