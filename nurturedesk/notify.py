@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -62,6 +63,7 @@ class DesktopNotifier:
         self._filter: Any = None
         self._listener: threading.Thread | None = None
         self._stop = threading.Event()
+        self._address: str | None = None
 
     def _open(self) -> Any:
         from jeepney import MatchRule
@@ -99,6 +101,7 @@ class DesktopNotifier:
                 )
                 self._listener.start()
         self._conn, self._router = conn, router
+        self._address = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
         return router
 
     def _reset(self) -> None:
@@ -138,19 +141,30 @@ class DesktopNotifier:
             (self.app_name, replaces_id, "", summary, body, flat_actions, hints, expire_ms),
         )
         with self._lock:
-            router = self._open()
-            try:
-                reply = unwrap_msg(router.send_and_get_reply(message, timeout=self.timeout))
-            except DBusErrorResponse as exc:
-                # e.g. ServiceUnknown: nothing owns org.freedesktop.Notifications.
+            # A connection kept from earlier may have died with its bus (logout, restart):
+            # then one fresh attempt before giving up.
+            attempts = 2 if self._router is not None else 1
+            if self._router is not None and self._bus_changed():
                 self._reset()
-                raise NotificationUnavailable(f"no notification service: {exc.name}") from exc
-            except Exception as exc:  # timeout, connection lost
-                self._reset()
-                raise NotificationUnavailable(
-                    f"the notification service did not answer: {exc!r}"
-                ) from exc
-        return int(reply[0])
+            for attempt in range(attempts):
+                router = self._open()
+                try:
+                    reply = unwrap_msg(router.send_and_get_reply(message, timeout=self.timeout))
+                    return int(reply[0])
+                except DBusErrorResponse as exc:
+                    # e.g. ServiceUnknown: nothing owns org.freedesktop.Notifications.
+                    self._reset()
+                    raise NotificationUnavailable(f"no notification service: {exc.name}") from exc
+                except Exception as exc:  # timeout, connection lost
+                    self._reset()
+                    if attempt + 1 == attempts:
+                        raise NotificationUnavailable(
+                            f"the notification service did not answer: {exc!r}"
+                        ) from exc
+        raise NotificationUnavailable("no notification service")
+
+    def _bus_changed(self) -> bool:
+        return self.bus == "SESSION" and os.environ.get("DBUS_SESSION_BUS_ADDRESS") != self._address
 
     def available(self) -> bool:
         """Whether a notification service answers (asks it for its name)."""
