@@ -229,21 +229,19 @@ def notice_text(notices: Sequence[Notice]) -> tuple[str, str]:
     return ", ".join(parts), "\n".join(lines)
 
 
-_default: DesktopNotifier | None = None
-
-
 def desktop_sink(notices: Sequence[Notice]) -> str:
     """The headless notice sink: one desktop notification, or a log line without a service.
 
     Several notices at once (a rule change, a big import) make one summary notification.
+    A connection per delivery: notices are rare, and nothing is left holding a dead bus.
     """
-    global _default
-    if _default is None:
-        _default = DesktopNotifier()
     summary, body = notice_text(notices)
+    notifier = DesktopNotifier()
     try:
-        _default.notify(summary, body, actions=())
+        notifier.notify(summary, body, actions=())
         return "desktop"
     except NotificationUnavailable as exc:
         log.warning("no desktop notification (%s): %s", exc, summary)
         return "log"
+    finally:
+        notifier.close()
