@@ -59,6 +59,9 @@ class NoticesRecorded(Event):
     """New notices wait in `release_events` (a running app may deliver them now)."""
 
 
+# The reason of a LeadsChanged that only changed scores, grades or markers (cards in place).
+SCORED = "scored"
+
 # Called inside the release transaction as hook(session, lead_ids, now): e.g. the nurture
 # engine pauses the released leads' sequences here.
 RELEASE_HOOKS: list[Callable[[Session, Sequence[int], datetime], None]] = []
@@ -71,6 +74,7 @@ class Fired:
     score: int
     grade: str
     message: str
+    stage_ids: tuple[int, ...] = ()  # (from, to) when the card moved
 
 
 def person(first: str, last: str, email: str, company: str) -> str:
@@ -207,10 +211,12 @@ def _fire(session: Session, rules: ScoringRules, now: datetime, lead_ids: list[i
             )
         )
         current = stages.get(lead.stage_id)
+        moved: tuple[int, ...] = ()
         if target is not None and current is not None and _moves_on_release(current, target):
+            moved = (lead.stage_id, target.id)
             move_in(session, lead, target, now, f"sales-ready: score {lead.score}")
         session.flush()
-        fired.append(Fired(lead_id, event.id, lead.score, scoring.grade, message))
+        fired.append(Fired(lead_id, event.id, lead.score, scoring.grade, message, moved))
     for hook in RELEASE_HOOKS:
         hook(session, [f.lead_id for f in fired], now)
     return fired
@@ -227,9 +233,20 @@ def _moves_on_release(current: Stage, target: Stage) -> bool:
 def publish(
     workspace: Workspace, fired: Sequence[Fired], lead_ids: Sequence[int], reason: str
 ) -> None:
-    """After the commit: tell listeners what changed and what was released."""
+    """After the commit: tell listeners what changed and what was released.
+
+    Scores that changed without moving a card are published with reason "scored" and the
+    stages left empty, so the board repaints those cards in place; a release that moved a
+    card names both stages.
+    """
     ids = tuple(dict.fromkeys([*lead_ids, *(f.lead_id for f in fired)]))
-    workspace.events.publish(LeadsChanged(ids, (), reason))
+    moved = tuple(dict.fromkeys(s for f in fired for s in f.stage_ids))
+    if moved:
+        workspace.events.publish(LeadsChanged(ids, moved, "released"))
+    elif ids:
+        workspace.events.publish(LeadsChanged(ids, (), SCORED))
+    else:
+        workspace.events.publish(LeadsChanged((), (), reason))  # every lead: reload the board
     for f in fired:
         workspace.events.publish(LeadReleased(f.lead_id, f.score, f.grade, f.event_id))
     if fired:

@@ -20,13 +20,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, text
+from sqlalchemy import CursorResult, and_, or_, select, text
 from sqlalchemy.orm import Session
 
+from nurturedesk.core import leads as leads_core
 from nurturedesk.core import release
 from nurturedesk.core.db import Workspace
 from nurturedesk.core.errors import NotFoundError, UserError
 from nurturedesk.core.events import LeadsChanged, SettingsChanged
+from nurturedesk.core.leads import LeadCard, LeadFilter
 from nurturedesk.core.models import Interaction, Lead, Setting
 from nurturedesk.core.scoring_rules import (
     INTERACTION_TYPES,
@@ -396,3 +398,53 @@ def decay_tick(workspace: Workspace) -> bool:
 
 def notify_leads_changed(workspace: Workspace, lead_ids: Sequence[int], reason: str) -> None:
     workspace.events.publish(LeadsChanged(tuple(lead_ids), (), reason))
+
+
+# --- The board sorted by score ------------------------------------------------------------------
+
+
+def page_cards_by_score(
+    workspace: Workspace,
+    stage_id: int,
+    flt: LeadFilter | None = None,
+    after: tuple[int, int] | None = None,
+    limit: int = 50,
+) -> list[LeadCard]:
+    """A column's cards by score, highest first, after the (score, id) given (keyset paging,
+    so a column of 100,000 leads pages as fast as one of 100)."""
+    with workspace.session() as session:
+        query = leads_core._filtered(
+            select(
+                Lead.id,
+                Lead.first_name,
+                Lead.last_name,
+                Lead.email,
+                Lead.company,
+                Lead.stage_id,
+                Lead.position,
+                Lead.score,
+                Lead.stage_entered_at,
+            ),
+            flt,
+        ).where(Lead.stage_id == stage_id)
+        if after is not None:
+            score, lead_id = after
+            query = query.where(
+                or_(Lead.score < score, and_(Lead.score == score, Lead.id > lead_id))
+            )
+        rows = session.execute(query.order_by(Lead.score.desc(), Lead.id).limit(limit)).all()
+        tags = leads_core._tags_for(session, [r.id for r in rows])
+    return [
+        LeadCard(
+            id=r.id,
+            name=leads_core.display_name(r.first_name, r.last_name, r.email),
+            email=r.email,
+            company=r.company,
+            stage_id=r.stage_id,
+            position=r.position,
+            score=r.score,
+            stage_entered_at=r.stage_entered_at,
+            tags=tags.get(r.id, ()),
+        )
+        for r in rows
+    ]

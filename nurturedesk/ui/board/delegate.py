@@ -7,6 +7,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, Q
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from nurturedesk.ui.board.model import CardRole
+from nurturedesk.ui.board.scoring import paint_markers
 
 CARD_HEIGHT = 84
 MARGIN = 4
@@ -77,13 +78,18 @@ class CardDelegate(QStyledItemDelegate):
         painter.setPen(QColor("white"))
         painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, badge_text)
 
+        # Grade, sales-ready and overdue markers beside the score.
+        markers_left = paint_markers(
+            painter, font, index.data(CardRole.Badges), badge.left() - 4, badge.top() + 1
+        )
+
         # Name and company.
         name_font = QFont(font)
         name_font.setBold(True)
         painter.setFont(name_font)
         painter.setPen(text_colour)
         name_rect = QRectF(
-            left, rect.top() + 6, badge.left() - left - 6, QFontMetrics(name_font).height()
+            left, rect.top() + 6, markers_left - left - 6, QFontMetrics(name_font).height()
         )
         name = QFontMetrics(name_font).elidedText(
             index.data(Qt.ItemDataRole.DisplayRole),

@@ -21,6 +21,7 @@ from nurturedesk.core import leads as lead_service
 from nurturedesk.core.db import Workspace
 from nurturedesk.core.events import LeadsChanged
 from nurturedesk.core.leads import LeadFilter
+from nurturedesk.core.release import SCORED
 from nurturedesk.core.stages import StageInfo, list_stages
 from nurturedesk.ui.board.delegate import CardDelegate
 from nurturedesk.ui.board.model import DropHandler, StageColumnModel
@@ -108,6 +109,7 @@ class BoardWidget(QScrollArea):
         self.drop_handler = drop_handler
         self.stale_days = stale_days
         self.filter = LeadFilter()
+        self.sort_by_score = False
         self.columns: list[StageColumn] = []
         self.setWidgetResizable(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
@@ -139,6 +141,7 @@ class BoardWidget(QScrollArea):
     def _make_column(self, stage: StageInfo) -> StageColumn:
         model = StageColumnModel(self.workspace, stage, stale_days=self.stale_days, parent=self)
         model.drop_handler = self.drop_handler
+        model.sort_by_score = self.sort_by_score
         column = StageColumn(model, self._inner)
         column.view.doubleClicked.connect(
             lambda index, m=model: self.leadActivated.emit(m.card(index.row()).id)
@@ -176,8 +179,17 @@ class BoardWidget(QScrollArea):
                 model.total = max(counts.get(model.stage.id, 0), model.rowCount())
             column.update_header()
 
+    def set_sort_by_score(self, on: bool) -> None:
+        self.sort_by_score = on
+        for column in self.columns:
+            column.model.sort_by_score = on
+        self.reload(keep_rows=True)
+
     def on_leads_changed(self, event: LeadsChanged) -> None:
-        if event.reason == "edited" and event.lead_ids:
+        in_place = event.reason == "edited" or (
+            event.reason == SCORED and not self.sort_by_score
+        )
+        if in_place and event.lead_ids:
             for column in self.columns:
                 column.model.refresh_cards(event.lead_ids)
             self.reload(stage_ids=(), keep_rows=True)  # a filter may now (not) match: recount
