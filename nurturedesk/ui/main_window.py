@@ -26,6 +26,7 @@ from nurturedesk.core.events import LeadsChanged
 from nurturedesk.core.leads import LeadData, LeadFilter
 from nurturedesk.core.settings import get_setting, set_setting
 from nurturedesk.core.stages import get_stage, list_stages
+from nurturedesk.ui import scoring_ui
 from nurturedesk.ui import settings as ui_settings
 from nurturedesk.ui.board.view import BoardWidget
 from nurturedesk.ui.bridge import EventBridge
@@ -74,6 +75,7 @@ class MainWindow(QMainWindow):
         self._restore_geometry()
         self._update_actions()
         self._update_status()
+        self.scoring = scoring_ui.install(self)  # scores, markers, notices, activity panel
 
     # --- construction ------------------------------------------------------------------
 
@@ -348,6 +350,7 @@ class MainWindow(QMainWindow):
                 )
 
         self.lead_editor = LeadEditor(save, lead, parent=self)
+        self.scoring.attach_to_editor(self.lead_editor, lead_id)
         self.lead_editor.exec()
 
     def delete_selected(self) -> None:

@@ -186,9 +186,7 @@ class BoardWidget(QScrollArea):
         self.reload(keep_rows=True)
 
     def on_leads_changed(self, event: LeadsChanged) -> None:
-        in_place = event.reason == "edited" or (
-            event.reason == SCORED and not self.sort_by_score
-        )
+        in_place = event.reason == "edited" or (event.reason == SCORED and not self.sort_by_score)
         if in_place and event.lead_ids:
             for column in self.columns:
                 column.model.refresh_cards(event.lead_ids)
