@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from PySide6.QtCore import QDateTime, Qt
+from PySide6.QtCore import QDateTime, QTimeZone
 from PySide6.QtWidgets import (
     QComboBox,
     QDateTimeEdit,
@@ -40,7 +40,7 @@ class LogInteractionDialog(QDialog):
         form.addRow("&Note", self.note)
         self.when = QDateTimeEdit()
         self.when.setObjectName("bulkWhen")
-        self.when.setTimeSpec(Qt.TimeSpec.UTC)
+        self.when.setTimeZone(QTimeZone.utc())
         self.when.setDisplayFormat("yyyy-MM-dd HH:mm 'UTC'")
         self.when.setCalendarPopup(True)
         self.when.setDateTime(QDateTime(now.replace(tzinfo=UTC)))
@@ -59,6 +59,7 @@ class LogInteractionDialog(QDialog):
         return str(self.type_combo.currentData())
 
     def at(self) -> datetime:
-        value = self.when.dateTime().toPython()
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=None) if value.tzinfo is None else value
+        """The chosen time as naive UTC (the domain's time)."""
+        value = self.when.dateTime().toUTC()
+        d, t = value.date(), value.time()
+        return datetime(d.year(), d.month(), d.day(), t.hour(), t.minute(), t.second())

@@ -78,8 +78,9 @@ class ScoringUi:
         window = self.window
         if window.isMinimized() or not window.isVisible():
             window.showNormal()
-        window.raise_()
-        window.activateWindow()
+        if QGuiApplication.platformName() not in ("offscreen", "minimal"):
+            window.raise_()  # not supported (a warning) without a real window system
+            window.activateWindow()
         window.board.select_leads([lead_id])
         window.edit_lead(lead_id)
 
