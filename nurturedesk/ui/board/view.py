@@ -186,8 +186,13 @@ class BoardWidget(QScrollArea):
         self.reload(keep_rows=True)
 
     def on_leads_changed(self, event: LeadsChanged) -> None:
-        in_place = event.reason == "edited" or (event.reason == SCORED and not self.sort_by_score)
-        if in_place and event.lead_ids:
+        if event.reason == SCORED and event.lead_ids and not self.sort_by_score:
+            # Only scores and markers changed: no card moved, no filter (text, tag, owner,
+            # source) can have changed its mind, so the counts stand. Repaint in place.
+            for column in self.columns:
+                column.model.refresh_cards(event.lead_ids)
+            return
+        if event.reason == "edited" and event.lead_ids:
             for column in self.columns:
                 column.model.refresh_cards(event.lead_ids)
             self.reload(stage_ids=(), keep_rows=True)  # a filter may now (not) match: recount
