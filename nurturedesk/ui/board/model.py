@@ -86,6 +86,7 @@ class StageColumnModel(QAbstractListModel):
         self._badges: dict[int, Badges] = {}
         self.sort_by_score = False  # highest score first instead of the board's order
         self.drop_handler: DropHandler | None = None
+        self._fetching = False
 
     # --- loading -----------------------------------------------------------------------
 
@@ -108,8 +109,16 @@ class StageColumnModel(QAbstractListModel):
         return not parent.isValid() and len(self._cards) < self.total
 
     def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
-        if parent.isValid() or not self.canFetchMore():
+        # Views (and the model tester) may ask again from inside beginInsertRows: once is enough.
+        if parent.isValid() or self._fetching or not self.canFetchMore():
             return
+        self._fetching = True
+        try:
+            self._fetch_page()
+        finally:
+            self._fetching = False
+
+    def _fetch_page(self) -> None:
         last = self._cards[-1] if self._cards else None
         page = fetch_page(
             self.workspace, self.stage.id, self.filter, last, self.page_size, self.sort_by_score
