@@ -213,6 +213,9 @@ _TEMP_TABLES = (
     "CREATE TEMP TABLE IF NOT EXISTS score_new (lead_id INTEGER PRIMARY KEY, score INTEGER)",
 )
 
+# Capped rows are ranked by day only (the covering index has no time of day): within one day
+# every interaction has the same decay factor, so which of them gets which rank does not change
+# the sum; the ledger, which orders by time, adds up to the same score.
 _AGGREGATE = """
 INSERT INTO temp.score_new (lead_id, score)
 SELECT lead_id, CAST(SUM(v) AS INTEGER) FROM (
@@ -226,7 +229,7 @@ SELECT lead_id, CAST(SUM(v) AS INTEGER) FROM (
             (CASE WHEN k.points < 0 THEN -1 ELSE 1 END) * MAX(0, MIN(ABS(k.points),
                 k.cap - (ROW_NUMBER() OVER (
                     PARTITION BY i.lead_id, i.type, i.day / k.period
-                    ORDER BY i.occurred_at, i.id) - 1) * ABS(k.points))) AS counted
+                    ORDER BY i.day) - 1) * ABS(k.points))) AS counted
         FROM interactions AS i
         JOIN temp.score_caps AS k ON k.type = i.type
     ) AS x

@@ -222,3 +222,25 @@ def test_rescore_counts_a_fresh_clock_day(tmp_path: object) -> None:
         assert score_of(ws, lead.id) == 15
     finally:
         ws.close()
+
+
+def test_capped_same_day_interactions_agree_between_sql_and_ledger(
+    workspace: Workspace, clock: FakeClock
+) -> None:
+    use_rules(
+        workspace,
+        half_life_days=2.0,
+        threshold=10_000,
+        points={"site_visit": 3},
+        caps={"site_visit": Cap(7, 3)},
+    )
+    lead = add(workspace)
+    start = clock.now()
+    for hours in (1, 30, 5, 2, 26, 50, 49, 3, 27, 51):  # back-dated, logged out of order
+        interactions.record(workspace, lead.id, "site_visit", at=start - timedelta(hours=hours))
+    clock.advance(days=1)
+    scoring.rescore_all(workspace)
+    stored = score_of(workspace, lead.id)
+    ledger = scoring.explain(workspace, lead.id)
+    assert ledger.total == stored
+    assert sum(e.counted for e in ledger.entries) <= 7 * 2  # at most two 3-day periods touched
