@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -164,59 +164,126 @@ def move_in(session: Session, lead: Lead, stage: Stage, now: datetime, reason: s
 
 
 def _fire(session: Session, rules: ScoringRules, now: datetime, lead_ids: list[int]) -> list[Fired]:
+    """Record the releases of leads whose latch this transaction just set: a notice each, a
+    hand-off, the move to the release stage. Set-based: a rule change may release thousands."""
     if not lead_ids:
         return []
     target = _stage_by_name(session, rules.release_stage) if rules.release_mode == "move" else None
     stages = {s.id: s for s in session.scalars(select(Stage))}
-    fired = []
-    for lead_id in lead_ids:
-        lead = session.get(Lead, lead_id)
-        scoring = session.get(LeadScoring, lead_id)
-        if lead is None or scoring is None:
-            continue
-        who = person(lead.first_name, lead.last_name, lead.email, lead.company)
-        message = f"{who} is sales-ready, score {lead.score}"
-        event = ReleaseEvent(
-            lead_id=lead_id,
-            kind="sales_ready",
-            score=lead.score,
-            grade=scoring.grade,
-            message=message,
-            created_at=now,
-            delivered_via="",
-        )
-        session.add(event)
-        owner = lead.owner or rules.default_owner
-        session.execute(
-            sqlite_insert(Handoff)
-            .values(
-                lead_id=lead_id,
-                owner=owner,
-                state="pending",
-                released_at=now,
-                due_at=now + timedelta(hours=rules.follow_up_hours),
-                reason="",
+    due = now + timedelta(hours=rules.follow_up_hours)
+    fired: list[Fired] = []
+    next_position: float | None = None
+    for chunk in _chunks(lead_ids):
+        rows = session.execute(
+            select(
+                Lead.id,
+                Lead.first_name,
+                Lead.last_name,
+                Lead.email,
+                Lead.company,
+                Lead.owner,
+                Lead.score,
+                Lead.stage_id,
+                LeadScoring.grade,
             )
-            .on_conflict_do_update(
-                index_elements=["lead_id"],
-                set_={
-                    "owner": owner,
+            .join(LeadScoring, LeadScoring.lead_id == Lead.id)
+            .where(Lead.id.in_(chunk))
+            .order_by(Lead.id)
+        ).all()
+        if not rows:
+            continue
+        messages = [
+            f"{person(r.first_name, r.last_name, r.email, r.company)} is sales-ready, "
+            f"score {r.score}"
+            for r in rows
+        ]
+        event_ids = session.scalars(
+            insert(ReleaseEvent).returning(ReleaseEvent.id, sort_by_parameter_order=True),
+            [
+                {
+                    "lead_id": r.id,
+                    "kind": "sales_ready",
+                    "score": r.score,
+                    "grade": r.grade,
+                    "message": message,
+                    "created_at": now,
+                    "delivered_via": "",
+                }
+                for r, message in zip(rows, messages, strict=True)
+            ],
+        ).all()
+        upsert = sqlite_insert(Handoff)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=["lead_id"],
+            set_={
+                "owner": upsert.excluded.owner,
+                "state": "pending",
+                "released_at": now,
+                "due_at": due,
+                "overdue_at": None,
+                "decided_at": None,
+                "recycle_at": None,
+            },
+        )
+        session.execute(
+            upsert,
+            [
+                {
+                    "lead_id": r.id,
+                    "owner": r.owner or rules.default_owner,
                     "state": "pending",
                     "released_at": now,
-                    "due_at": now + timedelta(hours=rules.follow_up_hours),
-                    "overdue_at": None,
-                    "decided_at": None,
-                    "recycle_at": None,
-                },
-            )
+                    "due_at": due,
+                    "reason": "",
+                }
+                for r in rows
+            ],
         )
-        current = stages.get(lead.stage_id)
-        moved: tuple[int, ...] = ()
-        if target is not None and current is not None and _moves_on_release(current, target):
-            moved = (lead.stage_id, target.id)
-            move_in(session, lead, target, now, f"sales-ready: score {lead.score}")
-        session.flush()
-        fired.append(Fired(lead_id, event.id, lead.score, scoring.grade, message, moved))
+        movers = []
+        if target is not None:
+            movers = [
+                r
+                for r in rows
+                if r.stage_id in stages and _moves_on_release(stages[r.stage_id], target)
+            ]
+        if movers and target is not None:
+            if next_position is None:
+                top = session.scalar(
+                    select(func.max(Lead.position)).where(
+                        Lead.stage_id == target.id, Lead.deleted_at.is_(None)
+                    )
+                )
+                next_position = (top or 0.0) + 1.0
+            moves = []
+            for r in movers:
+                moves.append(
+                    {
+                        "id": r.id,
+                        "stage_id": target.id,
+                        "position": next_position,
+                        "stage_entered_at": now,
+                    }
+                )
+                next_position += 1.0
+            session.execute(update(Lead), moves)  # bulk UPDATE by primary key
+            session.execute(
+                insert(StageHistory),
+                [
+                    {
+                        "lead_id": r.id,
+                        "from_stage_id": r.stage_id,
+                        "to_stage_id": target.id,
+                        "moved_at": now,
+                        "reason": f"sales-ready: score {r.score}",
+                    }
+                    for r in movers
+                ],
+            )
+        moved = {r.id: (r.stage_id, target.id) for r in movers if target is not None}
+        fired.extend(
+            Fired(r.id, event_id, r.score, r.grade, message, moved.get(r.id, ()))
+            for r, event_id, message in zip(rows, event_ids, messages, strict=True)
+        )
     for hook in RELEASE_HOOKS:
         hook(session, [f.lead_id for f in fired], now)
     return fired
@@ -276,7 +343,7 @@ def _notice(e: ReleaseEvent) -> Notice:
     )  # fmt: skip
 
 
-def claim_notices(workspace: Workspace, limit: int = 200) -> list[Notice]:
+def claim_notices(workspace: Workspace, limit: int = 10_000) -> list[Notice]:
     """Take the undelivered notices for this process. Each is handed out exactly once, even
     with several apps open on the workspace: the claim is one UPDATE ... WHERE delivered_at
     IS NULL, and SQLite serialises writers."""
