@@ -241,3 +241,27 @@ def test_release_hook_runs_inside_the_release(workspace: Workspace) -> None:
     finally:
         release.RELEASE_HOOKS.clear()
     assert paused == [lead.id]
+
+
+def test_scheduler_ticks_decay_follow_up_and_deliver(
+    workspace: Workspace, clock: FakeClock
+) -> None:
+    from nurturedesk.core.scheduler import Scheduler
+
+    rules(workspace, half_life_days=None)
+    lead = add(workspace)
+    for _ in range(4):
+        interactions.record(workspace, lead.id, "meeting")
+    recorder = Recorder()
+    previous = release.set_notice_sink(recorder)
+    try:
+        scheduler = Scheduler(workspace)  # not started: ticks run by hand
+        scheduler.run_now("release-notices")
+        clock.advance(hours=49)
+        scheduler.run_now("release-follow-up")
+        scheduler.run_now("release-notices")
+        scheduler.run_now("scoring-decay")
+        scheduler.run_now("release-recycle")
+    finally:
+        release.set_notice_sink(previous)
+    assert [n.kind for n in recorder.seen] == ["sales_ready", "overdue"]
