@@ -467,9 +467,14 @@ def _filtered(query: _Query, flt: LeadFilter | None) -> _Query:
     return query
 
 
-def count_by_stage(workspace: Workspace, flt: LeadFilter | None = None) -> dict[int, int]:
+def count_by_stage(
+    workspace: Workspace, flt: LeadFilter | None = None, stage_ids: Iterable[int] | None = None
+) -> dict[int, int]:
+    """Live leads per stage (matching the filter); only the given stages if any are named."""
     with workspace.session() as session:
         query = _filtered(select(Lead.stage_id, func.count()), flt).group_by(Lead.stage_id)
+        if stage_ids is not None:
+            query = query.where(Lead.stage_id.in_(list(stage_ids)))
         return {stage_id: n for stage_id, n in session.execute(query)}
 
 

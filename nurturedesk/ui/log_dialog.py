@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from PySide6.QtCore import QDateTime, QTimeZone
+from PySide6.QtCore import QDate, QDateTime, QTime, QTimeZone
 from PySide6.QtWidgets import (
     QComboBox,
     QDateTimeEdit,
@@ -43,8 +43,13 @@ class LogInteractionDialog(QDialog):
         self.when.setTimeZone(QTimeZone.utc())
         self.when.setDisplayFormat("yyyy-MM-dd HH:mm 'UTC'")
         self.when.setCalendarPopup(True)
-        self.when.setDateTime(QDateTime(now.replace(tzinfo=UTC)))
-        self.when.setMaximumDateTime(QDateTime(now.replace(tzinfo=UTC)))
+        utc_now = QDateTime(
+            QDate(now.year, now.month, now.day),
+            QTime(now.hour, now.minute, now.second),
+            QTimeZone.utc(),
+        )
+        self.when.setDateTime(utc_now)
+        self.when.setMaximumDateTime(utc_now)
         form.addRow("W&hen", self.when)
         layout.addLayout(form)
         buttons = QDialogButtonBox(

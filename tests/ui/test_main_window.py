@@ -21,6 +21,8 @@ from tests.ui.conftest import add, when_modal
 
 
 def col(window: MainWindow, name: str) -> StageColumn:
+    """A column as the user would see it now (after the board caught up with changes)."""
+    window.board.flush_pending()
     column = window.board.column_for(find_stage(window.workspace, name).id)
     assert column is not None
     return column
@@ -104,6 +106,9 @@ def test_tag_owner_and_source_filters(
     add(workspace, "a@example.com", "New", first_name="Ann", tags=("webinar",), owner="sam")
     add(workspace, "b@example.com", "New", first_name="Bob", source="Trade show")
     add(workspace, "c@example.com", "New", first_name="Cid", tags=("webinar",))
+    assert window.tag_filter.findData("webinar") == -1  # added after the window opened...
+    window.tag_filter.showPopup()  # ...and offered as soon as the user opens the list
+    window.tag_filter.hidePopup()
     window.tag_filter.setCurrentIndex(window.tag_filter.findData("webinar"))
     assert names(col(window, "New")) == ["Ann", "Cid"]
     window.owner_filter.setCurrentIndex(window.owner_filter.findData("sam"))

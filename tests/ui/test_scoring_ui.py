@@ -41,6 +41,7 @@ def window(qtbot: QtBot, workspace: Workspace) -> Iterator[MainWindow]:
 
 
 def card_data(win: MainWindow, stage: str, lead_id: int, role: int) -> object:
+    win.board.flush_pending()  # the board refreshes when the event loop turns; now, please
     column = next(c for c in win.board.columns if c.model.stage.name == stage)
     row = column.model.row_of(lead_id)
     assert row is not None, f"lead {lead_id} not in {stage}"
@@ -58,7 +59,6 @@ def test_card_shows_score_grade_and_sales_ready_marker(
     qualification.qualify(workspace, lead_id, {"budget": "yes", "authority": "decision_maker"})
     for _ in range(3):
         interactions.record(workspace, lead_id, "meeting")  # 120: released, moved
-    qtbot.waitUntil(lambda: window.board.column_for(4) is not None)
     badges = card_data(window, "Sales-ready", lead_id, CardRole.Badges)
     assert isinstance(badges, release.Badges)
     assert (badges.grade, badges.sales_ready, badges.overdue) == ("C", True, False)
@@ -73,6 +73,7 @@ def test_sort_column_by_score(window: MainWindow, workspace: Workspace) -> None:
     for lead_id, n in zip(ids, (1, 3, 0, 2), strict=True):
         for _ in range(n):
             interactions.record(workspace, lead_id, "call")
+    window.board.flush_pending()
     column = window.board.columns[0]
     assert column.model.lead_ids() == ids
     window.scoring.sort_action.trigger()
@@ -108,7 +109,7 @@ def test_bulk_log_for_selected_cards(
     from nurturedesk.ui import log_dialog
 
     ids = [add(workspace, f"p{i}@example.com") for i in range(40)]
-    window.board.reload()
+    window.board.flush_pending()
     window.board.select_leads(ids)
     monkeypatch.setattr(log_dialog.LogInteractionDialog, "exec", lambda self: 1)
     window.scoring.log_selected()  # "webinar attended" preselected

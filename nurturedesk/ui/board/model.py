@@ -29,7 +29,7 @@ from nurturedesk.core.stages import StageInfo
 from nurturedesk.ui.board.scoring import accessible_text, fetch_page, load_badges
 
 LEAD_IDS_MIME = "application/x-nurturedesk-lead-ids"
-PAGE_SIZE = 60
+PAGE_SIZE = 40  # a screenful or two; fetchMore brings the rest as the user scrolls
 
 Index = QModelIndex | QPersistentModelIndex
 DropHandler = Callable[[list[int], int, int | None], None]  # ids, stage id, before lead id

@@ -44,6 +44,20 @@ def load_badges(workspace: Workspace, cards: Sequence[LeadCard]) -> dict[int, re
     return release.badges(workspace, [c.id for c in cards])
 
 
+_fonts: dict[str, tuple[QFont, QFontMetrics]] = {}
+
+
+def _marker_font(font: QFont) -> tuple[QFont, QFontMetrics]:
+    """The chips' font for a view font, built once (painting runs for every visible card)."""
+    key = font.key()
+    if key not in _fonts:
+        small = QFont(font)
+        small.setPointSizeF(font.pointSizeF() * 0.75)
+        small.setBold(True)
+        _fonts[key] = (small, QFontMetrics(small))
+    return _fonts[key]
+
+
 def paint_markers(
     painter: QPainter, font: QFont, badges: release.Badges | None, right: float, top: float
 ) -> float:
@@ -60,10 +74,7 @@ def paint_markers(
         chips.append((badges.grade, GRADE_COLOURS.get(badges.grade, QColor("#607d8b"))))
     if not chips:
         return right
-    small = QFont(font)
-    small.setPointSizeF(font.pointSizeF() * 0.75)
-    small.setBold(True)
-    fm = QFontMetrics(small)
+    small, fm = _marker_font(font)
     painter.setFont(small)
     x = right
     for text, colour in chips:  # right to left: grade next to the score
