@@ -40,6 +40,7 @@ from nurturedesk.ui.lead_editor import LeadEditor
 from nurturedesk.ui.stages_dialog import StagesDialog
 
 SEARCH_DELAY_MS = 120  # wait for a pause in typing before querying
+EXTERNAL_CHANGE_POLL_MS = 2000
 ALL = ""
 
 
@@ -85,6 +86,12 @@ class MainWindow(QMainWindow):
         bridge.stagesChanged.connect(self.board.rebuild)
         bridge.stagesChanged.connect(self._update_status)
         bridge.settingsChanged.connect(self._on_settings_changed)
+        # Changes made by another process (the command line, an import, the headless sender)
+        # reach the board within a couple of seconds.
+        self.workspace.changed_since_last_check()
+        self._watch_timer = QTimer(self, interval=EXTERNAL_CHANGE_POLL_MS)
+        self._watch_timer.timeout.connect(self._check_external_changes)
+        self._watch_timer.start()
         self._restore_geometry()
         self._update_actions()
         self._update_status()
@@ -230,6 +237,14 @@ class MainWindow(QMainWindow):
 
     def _on_leads_changed(self, event: LeadsChanged) -> None:
         self.board.on_leads_changed(event)
+
+    def _check_external_changes(self) -> None:
+        try:
+            changed = self.workspace.changed_since_last_check()
+        except Exception:  # the file is gone or locked for a moment: try again next time
+            return
+        if changed:
+            self.board.rebuild()
 
     def _on_board_refreshed(self) -> None:
         self._update_status()

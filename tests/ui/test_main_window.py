@@ -268,3 +268,18 @@ def test_stage_changes_rebuild_the_columns(
     qtbot.waitUntil(lambda: window.board.columns[1].title.text() == "Event follow-up")
     stages.update_stage(workspace, find_stage(workspace, "Won").id, name="Customer")
     qtbot.waitUntil(lambda: any(c.title.text() == "Customer" for c in window.board.columns))
+
+
+def test_changes_by_another_process_reach_the_board(
+    qtbot: QtBot, window: MainWindow, workspace: Workspace, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    assert workspace.path is not None
+    subprocess.run(
+        [sys.executable, "-m", "nurturedesk", "-w", str(workspace.path), "lead", "add",
+         "--email", "cli@example.com", "--first-name", "Cli", "--stage", "Won"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    qtbot.waitUntil(lambda: names(col(window, "Won")) == ["Cli"], timeout=6000)
