@@ -106,5 +106,5 @@ TICKS += [
     Tick("scoring-decay", 3600, _scoring_tick("decay")),  # re-scores once per UTC day
     Tick("release-follow-up", 300, _scoring_tick("follow_up")),
     Tick("release-recycle", 3600, _scoring_tick("recycle")),
-    Tick("release-notices", 10, _scoring_tick("notices")),
+    Tick("release-notices", 5, _scoring_tick("notices")),  # cheap: one indexed query
 ]
