@@ -12,6 +12,7 @@ from nurturedesk.core.errors import UserError, ValidationError
 from nurturedesk.core.scoring_rules import (
     INTERACTION_TYPES,
     Cap,
+    Question,
     ScoringRules,
     normalize_type,
 )
@@ -240,6 +241,14 @@ def set_rules(ctx: Context) -> int:
         changes["release_mode"] = a.release_mode
     if a.owner is not None:
         changes["default_owner"] = a.owner
+    if a.grades is not None:
+        bounds: dict[str, int] = {}
+        for item in a.grades.split(","):
+            grade, sep, points = item.partition("=")
+            if not sep or grade.strip().upper() not in ("A", "B", "C"):
+                raise ValidationError("grades", "--grades takes A=70,B=45,C=20 (D is the rest).")
+            bounds[grade.strip().upper()] = _int(points, "grade bound")
+        changes["grade_bounds"] = {**rules.grade_bounds, **bounds}
     new = replace(rules, **changes)
     if new == rules:
         print("Nothing to change.")
@@ -250,6 +259,40 @@ def set_rules(ctx: Context) -> int:
     print(
         f"Rules changed: {change.changed} scores changed, {len(change.released)} leads "
         f"became sales-ready ({took:.2f} s). `scoring undo` takes it back."
+    )
+    return 0
+
+
+def question(ctx: Context) -> int:
+    """Add, change or remove a qualification question (re-grades every answered lead)."""
+    a = ctx.args
+    ws = ctx.workspace()
+    rules = scoring.get_rules(ws)
+    key = a.key.strip().lower().replace("-", "_").replace(" ", "_")
+    others = tuple(q for q in rules.questions if q.key != key)
+    if a.remove:
+        if len(others) == len(rules.questions):
+            raise ValidationError("question", f"There is no question {key!r}.")
+        questions = others
+    else:
+        if not a.option:
+            raise ValidationError("option", "Give the answers: --option yes=20 --option no=0.")
+        options: dict[str, int] = {}
+        for item in a.option:
+            answer, sep, points = item.partition("=")
+            if not sep or not answer.strip():
+                raise ValidationError("option", f"--option takes ANSWER=POINTS, not {item!r}.")
+            options[answer.strip()] = _int(points, "points")
+        old = rules.question(key)
+        label = a.label or (old.label if old else key.replace("_", " ").capitalize())
+        new_q = Question(key, label, options)
+        questions = tuple(new_q if q.key == key else q for q in rules.questions)
+        if old is None:
+            questions = (*questions, new_q)
+    change = scoring.set_rules(ws, replace(rules, questions=questions))
+    print(
+        f"Questions: {', '.join(q.key for q in questions)}; "
+        f"{len(change.released)} leads became sales-ready. `scoring undo` takes it back."
     )
     return 0
 
@@ -336,6 +379,14 @@ def register(cli: CommandLine) -> None:
     p.add_argument("--recycle-days", type=int)
     p.add_argument("--lost-recycle-days", type=int)
     p.add_argument("--owner", help="default owner of released leads")
+    p.add_argument("--grades", metavar="A=N,B=N,C=N", help="fit points needed per grade")
+    p = cli.command(
+        "question", question, "add, change or remove a qualification question", group="scoring"
+    )
+    p.add_argument("key", help="e.g. budget")
+    p.add_argument("--label", help="what the lead editor shows")
+    p.add_argument("--option", action="append", metavar="ANSWER=POINTS", help="repeat")
+    p.add_argument("--remove", action="store_true")
     cli.command("undo", undo, "undo the last rule change", group="scoring")
     cli.command("rescore", rescore, "re-score every lead now", group="scoring")
     p = cli.command("notices", notices, "release notices (sales-ready, overdue)", group="scoring")

@@ -54,12 +54,14 @@ def _grade_in(
             select(QualificationAnswer).where(QualificationAnswer.lead_id == lead_id)
         )
     }
+    # Answers to questions since removed are kept but no longer count (nor grade the lead).
+    current = {k: v for k, v in answers.items() if rules.question(k) is not None}
     points = 0
-    for key, value in answers.items():
+    for key, value in current.items():
         q = rules.question(key)
-        if q is not None:
-            points += q.options.get(value, 0)
-    grade = rules.grade_for(points, answered=bool(answers))
+        assert q is not None
+        points += q.options.get(value, 0)
+    grade = rules.grade_for(points, answered=bool(current))
     session.execute(
         sqlite_insert(LeadScoring)
         .values(lead_id=lead_id, fit_points=points, grade=grade)

@@ -73,3 +73,24 @@ def test_bad_input_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     code, _, err = run(capsys, ws, "scoring", "undo")
     assert code == 1 and "no scoring rule change to undo" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_questions_and_grades_can_be_changed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = tmp_path / "w.sqlite"
+    email = "jane@acme.example.com"
+    run(capsys, ws, "lead", "add", "--email", email, "--first-name", "Jane")
+    code, out, _ = run(
+        capsys, ws, "scoring", "question", "region", "--label", "Region",
+        "--option", "emea=30", "--option", "other=0",
+    )  # fmt: skip
+    assert code == 0 and "region" in out
+    assert run(capsys, ws, "scoring", "set", "--grades", "C=30")[0] == 0
+    code, out, _ = run(capsys, ws, "lead", "qualify", email, "--answer", "region=emea")
+    assert out.strip() == "Jane: fit 30 points, grade C"
+    assert run(capsys, ws, "scoring", "question", "region", "--remove")[0] == 0
+    code, out, _ = run(capsys, ws, "lead", "show", email, "--json")
+    assert json.loads(out)["grade"] == ""  # its answer is kept but grades nothing now
+    code, _, err = run(capsys, ws, "scoring", "question", "nope", "--remove")
+    assert code == 1 and "no question 'nope'" in err
