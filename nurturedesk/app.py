@@ -66,7 +66,7 @@ class Application:
             self.scheduler.shutdown(wait=True)
             self.scheduler = None
         if self.window is not None:
-            self.window.scoring.stop_notifications()
+            self.window.scoring.shutdown()
             self.window.save_geometry()
             self.window.hide()
             self.window.deleteLater()

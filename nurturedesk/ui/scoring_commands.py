@@ -89,21 +89,30 @@ def log_for(
     return result
 
 
+Runner = Callable[[Callable[[], object]], None]  # runs work off the GUI thread, in order
+
+
 class RulesChangeCommand(_Guarded):
-    """Pushed after the rules changed; undo brings the previous rules back (re-scoring)."""
+    """Pushed after the rules changed; undo brings the previous rules back (re-scoring every
+    lead, so `run` does it on the scoring worker; the board refreshes from the events)."""
 
     def __init__(
-        self, workspace: Workspace, change: scoring.RulesChange, report: ErrorReporter
+        self,
+        workspace: Workspace,
+        change: scoring.RulesChange,
+        report: ErrorReporter,
+        run: Runner | None = None,
     ) -> None:
         super().__init__(workspace, "Change scoring rules", report)
         self.before: ScoringRules = change.before
         self.after: ScoringRules = change.after
+        self.run: Runner = run or (lambda fn: self._guard(fn))
 
     def redo(self) -> None:
         if self._first:
             self._first = False
             return
-        self._guard(lambda: scoring.restore_rules(self.workspace, self.after))
+        self.run(lambda: scoring.restore_rules(self.workspace, self.after))
 
     def undo(self) -> None:
-        self._guard(lambda: scoring.restore_rules(self.workspace, self.before))
+        self.run(lambda: scoring.restore_rules(self.workspace, self.before))

@@ -3,22 +3,35 @@ panel in the lead editor. `install(window)` is the one call the main window make
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from nurturedesk.core import scoring
 from nurturedesk.core.errors import UserError, ValidationError
+from nurturedesk.core.scoring_rules import ScoringRules, validate_rules
 from nurturedesk.ui.log_dialog import LogInteractionDialog
 from nurturedesk.ui.notifications import NoticeBanner, ReleaseNotifier
 from nurturedesk.ui.scoring_commands import RulesChangeCommand, log_for
 from nurturedesk.ui.scoring_dialog import ScoringRulesDialog
 
+log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     from nurturedesk.notify import DesktopNotifier
     from nurturedesk.ui.main_window import MainWindow
+
+
+class _Results(QObject):
+    """Signals from the scoring worker, delivered on the GUI thread."""
+
+    rulesChanged = Signal(object)  # scoring.RulesChange
+    failed = Signal(str)
 
 
 class ScoringUi:
@@ -54,6 +67,10 @@ class ScoringUi:
         window.setCentralWidget(holder)
         self.banner.openLead.connect(self.open_lead)
         self.notifier: ReleaseNotifier | None = None
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring")
+        self._results = _Results(window)
+        self._results.rulesChanged.connect(self._rules_changed)
+        self._results.failed.connect(window.show_error)
 
     def start_notifications(self, notifier: DesktopNotifier | None = None) -> ReleaseNotifier:
         """Deliver release notices from now on (the composition root calls this)."""
@@ -69,6 +86,11 @@ class ScoringUi:
     def stop_notifications(self) -> None:
         if self.notifier is not None:
             self.notifier.stop()
+
+    def shutdown(self) -> None:
+        """The window is closing: no more notices, and let queued re-scoring finish."""
+        self.stop_notifications()
+        self._worker.shutdown(wait=True)
 
     def _update_actions(self) -> None:
         self.log_action.setEnabled(bool(self.window.board.selected_lead_ids()))
@@ -115,26 +137,53 @@ class ScoringUi:
     def edit_rules(self) -> None:
         dialog = ScoringRulesDialog(scoring.get_rules(self.workspace), self.window)
         while dialog.exec():
-            QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            rules = dialog.result_rules()
             try:
-                change = scoring.set_rules(self.workspace, dialog.result_rules())
+                validate_rules(rules)
             except ValidationError as exc:
                 dialog.show_error(exc)
                 continue
-            except UserError as exc:
-                self.window.show_error(str(exc))
-                return
-            finally:
-                QGuiApplication.restoreOverrideCursor()
-            self.window.undo_stack.push(
-                RulesChangeCommand(self.workspace, change, self.window.show_error)
-            )
-            self.window.statusBar().showMessage(
-                f"Re-scored: {change.changed:,} scores changed, "
-                f"{len(change.released):,} leads sales-ready",
-                10_000,
-            )
+            self.change_rules(rules)
             return
+
+    def change_rules(self, rules: ScoringRules) -> None:
+        """Re-score every lead under new rules on the worker; then it goes on the undo stack."""
+        self.window.statusBar().showMessage("Re-scoring every lead…")
+
+        def work() -> None:
+            change = scoring.set_rules(self.workspace, rules)
+            self._results.rulesChanged.emit(change)
+
+        self.run_in_worker(work)
+
+    def run_in_worker(self, fn: Callable[[], object]) -> None:
+        """Long work off the GUI thread, one job at a time in order (undo after redo stays
+        undo after redo); a UserError comes back as a message."""
+
+        def guarded() -> None:
+            try:
+                fn()
+            except UserError as exc:
+                self._results.failed.emit(str(exc))
+            except Exception:
+                log.exception("scoring work failed")
+                self._results.failed.emit("Re-scoring failed; see the log.")
+
+        self._worker.submit(guarded)
+
+    def _rules_changed(self, change: scoring.RulesChange) -> None:
+        self.window.undo_stack.push(
+            RulesChangeCommand(self.workspace, change, self.window.show_error, self.run_in_worker)
+        )
+        self.window.statusBar().showMessage(
+            f"Re-scored: {change.changed:,} scores changed, "
+            f"{len(change.released):,} leads sales-ready",
+            10_000,
+        )
+
+    def wait_for_worker(self) -> None:
+        """Block until queued scoring work is done (tests, closing the window)."""
+        self._worker.submit(lambda: None).result()
 
     def attach_to_editor(self, editor: QWidget, lead_id: int) -> None:
         from nurturedesk.ui.lead_activity import attach_to_editor

@@ -68,5 +68,5 @@ def test_release_from_the_command_line_is_notified_and_click_opens_the_lead(
         qtbot.waitUntil(lambda: opened == [lead.id], timeout=10_000)
         assert release.recent_notices(workspace)[0].delivered_via == "desktop"
     finally:
-        window.scoring.stop_notifications()
+        window.scoring.shutdown()
         bridge.detach()

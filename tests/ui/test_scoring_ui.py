@@ -36,7 +36,7 @@ def window(qtbot: QtBot, workspace: Workspace) -> Iterator[MainWindow]:
     qtbot.addWidget(win)
     win.show()
     yield win
-    win.scoring.stop_notifications()
+    win.scoring.shutdown()
     bridge.detach()
 
 
@@ -120,20 +120,25 @@ def test_bulk_log_for_selected_cards(
     assert {leads.get_lead(workspace, i).score for i in ids} == {25}
 
 
-def test_rules_dialog_rescores_and_undo(window: MainWindow, workspace: Workspace) -> None:
+def test_rules_dialog_rescores_off_the_gui_thread_and_undo(
+    window: MainWindow, workspace: Workspace, qtbot: QtBot
+) -> None:
     lead_id = add(workspace, "jane@acme.example.com")
     interactions.record(workspace, lead_id, "meeting")
     dialog = ScoringRulesDialog(scoring.get_rules(workspace), window)
     dialog.spins["meeting"][0].setValue(45)
-    change = scoring.set_rules(workspace, dialog.result_rules())
-    from nurturedesk.ui.scoring_commands import RulesChangeCommand
-
-    window.undo_stack.push(RulesChangeCommand(workspace, change, window.show_error))
+    window.scoring.change_rules(dialog.result_rules())
+    qtbot.waitUntil(lambda: window.undo_stack.count() == 1)
     assert leads.get_lead(workspace, lead_id).score == 45
+    qtbot.waitUntil(lambda: card_data(window, "New", lead_id, CardRole.Score) == 45)
     window.undo_stack.undo()
+    window.scoring.wait_for_worker()
     assert leads.get_lead(workspace, lead_id).score == 30
     window.undo_stack.redo()
+    window.scoring.wait_for_worker()
     assert leads.get_lead(workspace, lead_id).score == 45
+    dialog.spins["meeting"][0].setValue(-5000)  # out of the spin box's range: clamped
+    assert dialog.result_rules().points["meeting"] == -1000
     dialog.deleteLater()
 
 
