@@ -28,7 +28,9 @@ from PySide6.QtWidgets import (
 from nurturedesk.core import interactions, qualification, release, scoring
 from nurturedesk.core.db import Workspace
 from nurturedesk.core.errors import UserError
+from nurturedesk.core.events import LeadsChanged
 from nurturedesk.core.scoring_rules import INTERACTION_TYPES
+from nurturedesk.ui.bridge import EventBridge
 from nurturedesk.ui.scoring_commands import log_for
 
 # The activities a user logs most, one click each; the rest are in the combo.
@@ -195,6 +197,11 @@ class LeadActivityPanel(QWidget):
 
     # --- showing -------------------------------------------------------------------------
 
+    def on_leads_changed(self, event: LeadsChanged) -> None:
+        """Another part of the app (a bulk log, the scheduler, a notice) changed this lead."""
+        if self.lead_id in event.lead_ids or not event.lead_ids:
+            self.refresh()
+
     def refresh(self) -> None:
         ledger = scoring.explain(self.workspace, self.lead_id)  # brings the score up to date
         fit = qualification.get_fit(self.workspace, self.lead_id)
@@ -251,9 +258,12 @@ def attach_to_editor(
     lead_id: int,
     push: Callable[[QUndoCommand], None],
     report: Callable[[str], None],
+    bridge: EventBridge | None = None,
 ) -> LeadActivityPanel:
     """Put the activity panel under the lead editor's fields, above its buttons."""
     panel = LeadActivityPanel(workspace, lead_id, push, report, editor)
+    if bridge is not None:  # a bound slot: disconnected when the panel goes
+        bridge.leadsChanged.connect(panel.on_leads_changed)
     outer = editor.layout()
     if isinstance(outer, QBoxLayout):
         outer.insertWidget(1, panel, 1)

@@ -189,7 +189,12 @@ class ScoringUi:
         from nurturedesk.ui.lead_activity import attach_to_editor
 
         attach_to_editor(
-            editor, self.workspace, lead_id, self.window.undo_stack.push, self.window.show_error
+            editor,
+            self.workspace,
+            lead_id,
+            self.window.undo_stack.push,
+            self.window.show_error,
+            self.window.bridge,
         )
 
 

@@ -101,6 +101,9 @@ def test_one_click_log_updates_ledger_and_undo(
     assert panel.summary.text().startswith("Score 0")
     assert panel.timeline.topLevelItemCount() == 0
     qtbot.waitUntil(lambda: card_data(window, "New", lead_id, CardRole.Score) == 0)
+    window.bridge.leadsChanged.connect(panel.on_leads_changed)
+    interactions.record(workspace, lead_id, "meeting")  # logged elsewhere (e.g. bulk log)
+    qtbot.waitUntil(lambda: panel.summary.text().startswith("Score 30"))
 
 
 def test_bulk_log_for_selected_cards(
