@@ -213,29 +213,36 @@ _TEMP_TABLES = (
     "CREATE TEMP TABLE IF NOT EXISTS score_new (lead_id INTEGER PRIMARY KEY, score INTEGER)",
 )
 
-# Capped rows are ranked by day only (the covering index has no time of day): within one day
-# every interaction has the same decay factor, so which of them gets which rank does not change
-# the sum; the ledger, which orders by time, adds up to the same score.
-_AGGREGATE = """
+# Uncapped types: an index-ordered scan, grouped as it streams (no sort of 1M rows).
+_AGGREGATE_UNCAPPED = """
 INSERT INTO temp.score_new (lead_id, score)
-SELECT lead_id, CAST(SUM(v) AS INTEGER) FROM (
-    SELECT i.lead_id AS lead_id, c.value AS v
+SELECT i.lead_id, SUM(c.value)
+FROM interactions AS i
+JOIN temp.score_contrib AS c ON c.type = i.type AND c.day = i.day
+GROUP BY i.lead_id
+"""
+
+# Capped types: the n-th interaction of a type in a period counts what is left of the cap.
+# Rows are ranked by day only (the covering index has no time of day): within one day every
+# interaction has the same decay factor, so which of them gets which rank does not change the
+# sum; the ledger, which orders by time, adds up to the same score. ("WHERE true" lets SQLite
+# parse the upsert after a join.)
+_AGGREGATE_CAPPED = """
+INSERT INTO temp.score_new (lead_id, score)
+SELECT x.lead_id, CAST(SUM(round(x.counted * f.factor)) AS INTEGER)
+FROM (
+    SELECT i.lead_id AS lead_id, i.day AS day,
+        (CASE WHEN k.points < 0 THEN -1 ELSE 1 END) * MAX(0, MIN(ABS(k.points),
+            k.cap - (ROW_NUMBER() OVER (
+                PARTITION BY i.lead_id, i.type, i.day / k.period
+                ORDER BY i.day) - 1) * ABS(k.points))) AS counted
     FROM interactions AS i
-    JOIN temp.score_contrib AS c ON c.type = i.type AND c.day = i.day
-  UNION ALL
-    SELECT x.lead_id AS lead_id, round(x.counted * f.factor) AS v
-    FROM (
-        SELECT i.lead_id AS lead_id, i.day AS day,
-            (CASE WHEN k.points < 0 THEN -1 ELSE 1 END) * MAX(0, MIN(ABS(k.points),
-                k.cap - (ROW_NUMBER() OVER (
-                    PARTITION BY i.lead_id, i.type, i.day / k.period
-                    ORDER BY i.day) - 1) * ABS(k.points))) AS counted
-        FROM interactions AS i
-        JOIN temp.score_caps AS k ON k.type = i.type
-    ) AS x
-    JOIN temp.score_factor AS f ON f.day = x.day
-)
-GROUP BY lead_id
+    JOIN temp.score_caps AS k ON k.type = i.type
+) AS x
+JOIN temp.score_factor AS f ON f.day = x.day
+WHERE true
+GROUP BY x.lead_id
+ON CONFLICT (lead_id) DO UPDATE SET score = score + excluded.score
 """
 
 
@@ -286,7 +293,10 @@ def _rescore_all_in(session: Session, rules: ScoringRules, now: datetime) -> int
                 ),
                 caps,
             )
-        session.execute(text(_AGGREGATE))
+        if contrib:
+            session.execute(text(_AGGREGATE_UNCAPPED))
+        if caps:
+            session.execute(text(_AGGREGATE_CAPPED))
     changed = _rowcount(
         session.execute(
             text(
