@@ -105,6 +105,14 @@ class StageColumnModel(QAbstractListModel):
         self._badges = load_badges(self.workspace, self._cards)
         self.endResetModel()
 
+    def set_cards(self, total: int, cards: list[LeadCard], flt: LeadFilter) -> None:
+        """Start over with cards the board loaded for this column (see `load_board`)."""
+        self.beginResetModel()
+        self.filter = flt
+        self.total = total
+        self._cards = list(cards)
+        self.endResetModel()
+
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
         return not parent.isValid() and len(self._cards) < self.total
 

@@ -177,16 +177,24 @@ class BoardWidget(QScrollArea):
 
     def reload(self, stage_ids: Iterable[int] | None = None, keep_rows: bool = False) -> None:
         """Re-count and re-load the given columns (all if None), keeping scroll and selection."""
-        wanted = None if stage_ids is None else set(stage_ids)
-        counts = lead_service.count_by_stage(self.workspace, self.filter, wanted)
-        for column in self.columns:
+        wanted = [
+            c for c in self.columns if stage_ids is None or c.model.stage.id in set(stage_ids)
+        ]
+        rows = {
+            c.model.stage.id: max(c.model.page_size, c.model.rowCount() if keep_rows else 0)
+            for c in wanted
+        }
+        board = lead_service.load_board(
+            self.workspace, self.filter, rows, count_all=stage_ids is None
+        )
+        for column in wanted:
             model = column.model
-            if wanted is not None and model.stage.id not in wanted:
-                continue
             selected = self._selected_in(column)
             scroll = column.view.verticalScrollBar().value()
-            rows = model.rowCount() if keep_rows else 0
-            model.reload(counts.get(model.stage.id, 0), self.filter, keep_rows=rows)
+            stage_id = model.stage.id
+            model.set_cards(
+                board.counts.get(stage_id, 0), board.cards.get(stage_id, []), self.filter
+            )
             if keep_rows:
                 column.view.verticalScrollBar().setValue(scroll)
             self._select_in(column, selected)
