@@ -105,12 +105,22 @@ class StageColumnModel(QAbstractListModel):
         self._badges = load_badges(self.workspace, self._cards)
         self.endResetModel()
 
-    def set_cards(self, total: int, cards: list[LeadCard], flt: LeadFilter) -> None:
+    def set_cards(
+        self,
+        total: int,
+        cards: list[LeadCard],
+        flt: LeadFilter,
+        badges: dict[int, Badges] | None = None,
+    ) -> None:
         """Start over with cards the board loaded for this column (see `load_board`)."""
         self.beginResetModel()
         self.filter = flt
         self.total = total
         self._cards = list(cards)
+        if badges is None:
+            self._badges = load_badges(self.workspace, self._cards)
+        else:
+            self._badges = {c.id: badges[c.id] for c in self._cards if c.id in badges}
         self.endResetModel()
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008

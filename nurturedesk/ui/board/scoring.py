@@ -40,6 +40,25 @@ def fetch_page(
     return lead_service.page_cards(workspace, stage_id, flt, after=after, limit=limit)
 
 
+def scored_board(
+    workspace: Workspace,
+    board: lead_service.BoardSlice,
+    flt: LeadFilter,
+    rows: dict[int, int],
+    by_score: bool,
+) -> tuple[dict[int, list[LeadCard]], dict[int, release.Badges]]:
+    """The board's first pages (re-read by score when the columns are sorted by score) and
+    the markers of every card on them, in one query."""
+    cards = board.cards
+    if by_score:
+        cards = {
+            stage_id: fetch_page(workspace, stage_id, flt, None, rows[stage_id], True)
+            for stage_id in board.cards
+        }
+    every = [card for page in cards.values() for card in page]
+    return cards, load_badges(workspace, every)
+
+
 def load_badges(workspace: Workspace, cards: Sequence[LeadCard]) -> dict[int, release.Badges]:
     return release.badges(workspace, [c.id for c in cards])
 

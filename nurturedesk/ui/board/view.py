@@ -25,6 +25,7 @@ from nurturedesk.core.release import SCORED
 from nurturedesk.core.stages import StageInfo, list_stages
 from nurturedesk.ui.board.delegate import CardDelegate
 from nurturedesk.ui.board.model import DropHandler, StageColumnModel
+from nurturedesk.ui.board.scoring import scored_board
 
 COLUMN_WIDTH = 260
 BOARD_STYLE = """
@@ -187,13 +188,14 @@ class BoardWidget(QScrollArea):
         board = lead_service.load_board(
             self.workspace, self.filter, rows, count_all=stage_ids is None
         )
+        cards, badges = scored_board(self.workspace, board, self.filter, rows, self.sort_by_score)
         for column in wanted:
             model = column.model
             selected = self._selected_in(column)
             scroll = column.view.verticalScrollBar().value()
             stage_id = model.stage.id
             model.set_cards(
-                board.counts.get(stage_id, 0), board.cards.get(stage_id, []), self.filter
+                board.counts.get(stage_id, 0), cards.get(stage_id, []), self.filter, badges
             )
             if keep_rows:
                 column.view.verticalScrollBar().setValue(scroll)
