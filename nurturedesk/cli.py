@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "nurturedesk.commands.sequences",
     "nurturedesk.commands.outbox",
     "nurturedesk.commands.mailing",
+    "nurturedesk.commands.scoring",
 ]
 
 

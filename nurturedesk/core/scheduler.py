@@ -92,3 +92,28 @@ class Scheduler:
     @property
     def running(self) -> bool:
         return bool(self._scheduler.running)
+
+
+# --- Scoring and release (issue 4): decay, follow-up deadlines, recycling, notices ---------
+
+
+def _scoring_tick(name: str) -> Callable[[Workspace], object]:
+    def run(workspace: Workspace) -> object:
+        from nurturedesk.core import release, scoring  # services import this module's callers
+
+        return {
+            "decay": scoring.decay_tick,
+            "follow_up": release.follow_up_tick,
+            "recycle": release.recycle_tick,
+            "notices": release.deliver_tick,
+        }[name](workspace)
+
+    return run
+
+
+TICKS += [
+    Tick("scoring-decay", 3600, _scoring_tick("decay")),  # re-scores once per UTC day
+    Tick("release-follow-up", 300, _scoring_tick("follow_up")),
+    Tick("release-recycle", 3600, _scoring_tick("recycle")),
+    Tick("release-notices", 5, _scoring_tick("notices")),  # cheap: one indexed query
+]
