@@ -135,6 +135,12 @@ def send_due(
             report.error = str(exc)
             return report
         report.delivery = deliver(workspace, cfg, chosen, limit=limit)
+    d = report.delivery
+    if d.sent or d.failed:
+        from nurturedesk.core.nurture_links import record_outcomes
+
+        bounced = set(d.bounced)
+        record_outcomes(workspace, d.sent, d.bounced, [i for i in d.failed if i not in bounced])
     if report.delivery.sent or report.delivery.failed or report.delivery.uncertain:
         log.info("dispatch: %s", report.summary())
     return report

@@ -237,6 +237,7 @@ class DeliveryReport:
     failed: list[int] = field(default_factory=list)
     uncertain: list[int] = field(default_factory=list)
     cancelled: list[int] = field(default_factory=list)
+    bounced: list[int] = field(default_factory=list)  # failed rows whose recipient was refused
     throttled: bool = False
     error: str = ""
 
@@ -440,6 +441,8 @@ def _send_one(
     except PermanentError as exc:
         _record_permanent(workspace, outbox_id, exc)
         report.failed.append(outbox_id)
+        if exc.recipient:
+            report.bounced.append(outbox_id)
         return True
     except (TransientError, SetupError) as exc:
         attempts = _attempts(workspace, outbox_id)
