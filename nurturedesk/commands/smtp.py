@@ -17,6 +17,13 @@ if TYPE_CHECKING:
 
 def set_(ctx: Context) -> int:
     a = ctx.args
+    if a.timezone is not None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(a.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise UserError(f"Unknown time zone {a.timezone!r} (e.g. Europe/Paris).") from None
     ws = ctx.workspace()
     mailconfig.configure_smtp(
         ws, host=a.host, port=a.port, security=a.security, user=a.user or "", from_=a.from_
@@ -26,12 +33,6 @@ def set_(ctx: Context) -> int:
     if a.signature is not None:
         set_setting(ws, "mail_signature", a.signature)
     if a.timezone is not None:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(a.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise UserError(f"Unknown time zone {a.timezone!r} (e.g. Europe/Paris).") from None
         set_setting(ws, "mail_timezone", a.timezone)
     cfg = mailconfig.load_config(ws)
     print(f"Sending through {cfg.host}:{cfg.port} ({cfg.security}) as {cfg.from_header}")

@@ -26,9 +26,8 @@ import ssl
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.headerregistry import Address
+from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
-from email.headerregistry import HeaderRegistry
 from email.policy import SMTP as _SMTP
 from email.policy import SMTPUTF8 as _SMTPUTF8
 from email.utils import format_datetime
