@@ -24,6 +24,9 @@ COMMAND_MODULES = [
     "nurturedesk.commands.workspace",
     "nurturedesk.commands.leads",
     "nurturedesk.commands.stages",
+    "nurturedesk.commands.transfer",
+    "nurturedesk.commands.segments",
+    "nurturedesk.commands.privacy",
 ]
 
 

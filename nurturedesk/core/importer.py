@@ -19,6 +19,7 @@ import json
 import operator
 import re
 import time
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -193,7 +194,9 @@ class BatchInfo:
 
 
 def normalise_header(name: str) -> str:
-    return re.sub(r"[^0-9a-z]", "", name.casefold())
+    """'Prénom' -> 'prenom', 'E-mail Address' -> 'emailaddress'."""
+    plain = unicodedata.normalize("NFKD", name.casefold())
+    return re.sub(r"[^0-9a-z]", "", plain)
 
 
 def guess_target(column: str, unknown_columns: str = "custom") -> str:

@@ -33,9 +33,6 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
-# What charset-normalizer may answer for a Western list; anything exotic for a short,
-# mostly-ASCII sample is more likely a misguess of cp1252.
-_PLAUSIBLE = {"cp1252", "latin_1", "iso8859_15", "cp1250", "iso8859_2", "mac_roman", "utf_8"}
 
 
 class TableError(UserError):
@@ -275,8 +272,14 @@ def detect_encoding(path: Path) -> str:
     with contextlib.suppress(Exception):  # charset-normalizer must never stop an import
         from charset_normalizer import from_bytes
 
-        best = from_bytes(sample[:65536]).best()
-        if best is not None and best.encoding in _PLAUSIBLE and best.encoding != "utf_8":
+        matches = from_bytes(sample[:65536])
+        candidates = [m.encoding for m in matches]
+        # Single-byte Western code pages decode the same bytes to different letters and the
+        # detector cannot always tell them apart on a short sample: prefer Excel's cp1252.
+        if not candidates or "cp1252" in candidates:
+            return "cp1252"
+        best = matches.best()
+        if best is not None:
             return str(best.encoding)
     return "cp1252"
 
