@@ -640,6 +640,8 @@ class _ImportRun:
                 continue
             rows += 1
             m = email_match(raw_email)
+            if m is not None and (m.end(1) > 64 or len(raw_email) > 254):
+                m = None  # too long: let the full validator say why
             domain = domains.get(m.group(2)) if m is not None else None
             if domain is not None:
                 email = f"{m.group(1)}@{domain}"  # type: ignore[union-attr]
@@ -709,7 +711,7 @@ class _ImportRun:
             if known is None:
                 seen[key] = (next_id, number)
                 for name in unmapped:
-                    values[name] = ""
+                    values.setdefault(name, "")  # full_name may have given first/last
                 if not values["source"]:
                     values["source"] = default_source
                 position = end_position.get(stage_id, 0.0) + 1.0

@@ -85,7 +85,7 @@ def export_personal_data(workspace: Workspace, email: str) -> dict[str, Any]:
         ids = _lead_ids(session, email)
         if not ids:
             raise NotFoundError(f"No lead with email {email.strip()!r}.")
-        stages = dict(session.execute(select(Stage.id, Stage.name)).tuples())
+        stages = {sid: name for sid, name in session.execute(select(Stage.id, Stage.name))}
         leads = []
         for lead in session.scalars(select(Lead).where(Lead.id.in_(ids)).order_by(Lead.id)):
             record = {
