@@ -317,9 +317,23 @@ def _clean(value: str, limit: int) -> str:
     return value[:limit]
 
 
-_LEAD_ROW = operator.itemgetter(
-    "id", "email", "email_key", *TEXT_FIELDS, "custom_json", "search_text", "stage_id", "position"
+# The columns the import writes per new lead (the rest are the same for all of them).
+_ROW = (
+    "id",
+    "email",
+    "email_key",
+    *TEXT_FIELDS,
+    "custom_fields",
+    "search_text",
+    "stage_id",
+    "position",
 )
+
+
+def _search_text(lead: dict[str, Any]) -> str:
+    return f"{lead['first_name']} {lead['last_name']} {lead['email']} {lead['company']}".lower()
+
+
 _EMAIL_FAST = re.compile(
     r"([A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,64}(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*)@([!-?A-~]{1,252})"
 )
@@ -588,7 +602,8 @@ class _ImportRun:
         policy = opts.on_duplicate
         mapping = self.mapping
         email_idx = mapping.index("email")
-        text_cols = [(f, i, TEXT_FIELDS[f]) for i, f in enumerate(mapping) if f in TEXT_FIELDS]
+        text_cols = [(i, TEXT_FIELDS[f]) for i, f in enumerate(mapping) if f in TEXT_FIELDS]
+        mapped_text = [f for f in mapping if f in TEXT_FIELDS]
         custom_cols = [(f[len(CUSTOM) :], i) for i, f in enumerate(mapping) if f.startswith(CUSTOM)]
         full_idx = mapping.index("full_name") if "full_name" in mapping else None
         tags_idx = mapping.index("tags") if "tags" in mapping else None
@@ -597,10 +612,12 @@ class _ImportRun:
         has_last = "last_name" in mapping
         tz_mapped = "timezone" in mapping
         width = max(i for i, f in enumerate(mapping) if f != IGNORE) + 1
-        unmapped = [f for f in TEXT_FIELDS if f not in mapping]
-        text_names = [f for f, _i, _lim in text_cols]
-        text_limits = [lim for _f, _i, lim in text_cols]
-        text_get = _getter([i for _f, i, _lim in text_cols])
+        text_limits = [lim for _i, lim in text_cols]
+        text_get = _getter([i for i, _lim in text_cols])
+        # Mapped texts (+ a trailing "") -> the lead's 8 text fields in TEXT_FIELDS order.
+        canonical = _getter(
+            [mapped_text.index(f) if f in mapped_text else len(mapped_text) for f in TEXT_FIELDS]
+        )
         custom_names = [k for k, _i in custom_cols]
         custom_get = _getter([i for _k, i in custom_cols])
         default_source = clean_text(opts.source, 120)
@@ -612,14 +629,19 @@ class _ImportRun:
         import_tags = frozenset(self.import_tags)
         domains = self.domains
         email_match = _EMAIL_FAST.fullmatch
-        pending: dict[str, dict[str, Any]] = {}
+        le = operator.le
+        strip = str.strip
+        chunk: list[tuple[Any, ...]] = []  # rows for INSERT INTO leads, in _ROW order
+        in_chunk: dict[str, int] = {}  # email key -> index in chunk
+        chunk_tags: dict[int, set[int]] = {}  # lead id -> tag ids, for leads in chunk
         updates: list[_PendingUpdate] = []
         rows = blank = imported = updated = skipped = rejected = 0
         last_progress = time.perf_counter()
         next_id = self.next_id
 
         records = self.table.records()
-        # The hot loop: locals only, no call per cell when a row needs no cleaning.
+        # The hot loop: locals only, and no Python-level step per cell when a row needs no
+        # cleaning (the common case); each new lead goes straight to its INSERT tuple.
         for number, cells in enumerate(records, self.table.header_row + 1):
             if rows & 1023 == 0:
                 if self.should_cancel():
@@ -640,12 +662,13 @@ class _ImportRun:
                 continue
             rows += 1
             m = email_match(raw_email)
-            if m is not None and (m.end(1) > 64 or len(raw_email) > 254):
-                m = None  # too long: let the full validator say why
-            domain = domains.get(m.group(2)) if m is not None else None
-            if domain is not None:
-                email = f"{m.group(1)}@{domain}"  # type: ignore[union-attr]
-            else:
+            domain = None
+            if m is not None and m.end(1) <= 64 and len(raw_email) <= 254:
+                written = m.group(2)
+                domain = domains.get(written)
+                if domain is not None:
+                    email = raw_email if domain == written else raw_email[: m.start(2)] + domain
+            if domain is None:
                 try:
                     email = fast_normalize_email(raw_email)
                 except ValidationError as exc:
@@ -661,35 +684,30 @@ class _ImportRun:
                 continue
             joined = "".join(cells)
             if n >= width and joined.isprintable() and "  " not in joined and "'" not in joined:
-                # The common case, cleaned without a Python-level step per cell: nothing to
-                # remove but surrounding spaces, and (checked at C speed) nothing too long.
-                texts = list(map(str.strip, text_get(cells)))
-                if all(map(operator.le, map(len, texts), text_limits)):
-                    values: dict[str, Any] = dict(zip(text_names, texts, strict=True))
-                else:
-                    values = {
-                        f: v[:lim] for f, v, lim in zip(text_names, texts, text_limits, strict=True)
-                    }
+                # Nothing to clean but surrounding spaces; lengths checked at C speed.
+                texts = list(map(strip, text_get(cells)))
+                if not all(map(le, map(len, texts), text_limits)):
+                    texts = [v[:lim] for v, lim in zip(texts, text_limits, strict=True)]
                 custom = dict(
-                    filter(
-                        _second, zip(custom_names, map(str.strip, custom_get(cells)), strict=True)
-                    )
+                    filter(_second, zip(custom_names, map(strip, custom_get(cells)), strict=True))
                 )
                 if len(joined) > 2000:
                     custom = {k: v[:2000] for k, v in custom.items()}
             else:
-                values = {f: _clean(cells[i], lim) if i < n else "" for f, i, lim in text_cols}
+                texts = [_clean(cells[i], lim) if i < n else "" for i, lim in text_cols]
                 custom = {k: v for k, i in custom_cols if i < n and (v := _clean(cells[i], 2000))}
+            texts.append("")
+            fields = canonical(texts)  # first, last, company, title, phone, source, owner, tz
             if (
                 full_idx is not None
                 and full_idx < n
-                and not ((has_first and values["first_name"]) or (has_last and values["last_name"]))
+                and not ((has_first and fields[0]) or (has_last and fields[1]))
             ):
                 first, _, last = _clean(cells[full_idx], 240).partition(" ")
-                values["first_name"], values["last_name"] = first[:120], last.strip()[:120]
-            if tz_mapped and values["timezone"] and not _valid_timezone(values["timezone"]):
+                fields = (first[:120], last.strip()[:120], *fields[2:])
+            if tz_mapped and fields[7] and not _valid_timezone(fields[7]):
                 rejected += 1
-                report.add("rejected", number, f"unknown time zone {values['timezone']!r}", cells)
+                report.add("rejected", number, f"unknown time zone {fields[7]!r}", cells)
                 continue
             stage_id = default_stage
             if stage_idx is not None and stage_idx < n and cells[stage_idx].strip():
@@ -710,26 +728,31 @@ class _ImportRun:
             known = seen.get(key)
             if known is None:
                 seen[key] = (next_id, number)
-                for name in unmapped:
-                    values.setdefault(name, "")  # full_name may have given first/last
-                if not values["source"]:
-                    values["source"] = default_source
+                if default_source and not fields[5]:
+                    fields = (*fields[:5], default_source, *fields[6:])
                 position = end_position.get(stage_id, 0.0) + 1.0
                 end_position[stage_id] = position
-                values["id"] = next_id
-                values["email"] = email
-                values["email_key"] = key
-                values["custom_fields"] = custom
-                values["stage_id"] = stage_id
-                values["position"] = position
-                values["tags"] = tags
-                pending[key] = values
+                in_chunk[key] = len(chunk)
+                chunk.append(
+                    (
+                        next_id,
+                        email,
+                        key,
+                        *fields,
+                        _json_object(custom) if custom else "{}",
+                        f"{fields[0]} {fields[1]} {email} {fields[2]}".lower(),
+                        stage_id,
+                        position,
+                    )
+                )
+                if tags:
+                    chunk_tags[next_id] = set(tags)
                 next_id += 1
                 imported += 1
-                if len(pending) >= CHUNK:
+                if len(chunk) >= CHUNK:
                     self.next_id = next_id
-                    self._flush(conn, batch_id, pending, updates)
-                    pending, updates = {}, []
+                    self._flush(conn, batch_id, chunk, chunk_tags, updates)
+                    chunk, in_chunk, chunk_tags, updates = [], {}, {}, []
                     self._report_progress(rows, "saving")
                 continue
             lead_id, first_row = known
@@ -738,10 +761,18 @@ class _ImportRun:
                 skipped += 1
                 report.add("skipped", number, f"duplicate of {where}", cells)
                 continue
-            earlier = pending.get(key)
-            if earlier is not None:  # the lead is still in memory: combine there
-                if _combine(earlier, values, custom, policy) or not tags <= earlier["tags"]:
-                    earlier["tags"] = earlier["tags"] | tags
+            values = dict(zip(TEXT_FIELDS, fields, strict=True))
+            index = in_chunk.get(key)
+            if index is not None:  # the lead is not written yet: combine in memory
+                lead = dict(zip(_ROW, chunk[index], strict=True))
+                lead["custom_fields"] = json.loads(lead["custom_fields"])
+                have = chunk_tags.get(lead_id, set())
+                if _combine(lead, values, custom, policy) or not tags <= have:
+                    lead["custom_fields"] = _json_object(lead["custom_fields"])
+                    lead["search_text"] = _search_text(lead)
+                    chunk[index] = tuple(lead[c] for c in _ROW)
+                    if tags:
+                        chunk_tags[lead_id] = have | tags
                     updated += 1
                 else:
                     skipped += 1
@@ -761,7 +792,7 @@ class _ImportRun:
         ):
             self.counts[name] += count
         self.rows, self.blank = rows, blank
-        self._flush(conn, batch_id, pending, updates)
+        self._flush(conn, batch_id, chunk, chunk_tags, updates)
         if self.next_id > self.first_id:  # the new leads entered their stage: say so
             conn.execute(
                 insert(StageHistory).from_select(
@@ -795,30 +826,19 @@ class _ImportRun:
         self,
         conn: Connection,
         batch_id: int,
-        pending: dict[str, dict[str, Any]],
+        chunk: list[tuple[Any, ...]],
+        chunk_tags: dict[int, set[int]],
         updates: list[_PendingUpdate],
     ) -> None:
-        if pending:
-            getter = _LEAD_ROW
-            leads_rows = []
-            links: list[tuple[int, int]] = []
-            for v in pending.values():
-                custom = v["custom_fields"]
-                v["custom_json"] = _json_object(custom) if custom else "{}"
-                v["search_text"] = (
-                    f"{v['first_name']} {v['last_name']} {v['email']} {v['company']}".lower()
-                )
-                leads_rows.append(getter(v))
-                if v["tags"]:
-                    links.extend((v["id"], t) for t in v["tags"])
+        if chunk:
             now = self.now_text
             conn.exec_driver_sql(
-                "INSERT INTO leads (id, email, email_key, first_name, last_name, company, title,"
-                " phone, source, owner, timezone, custom_fields, search_text, stage_id, position,"
-                f" stage_entered_at, score, created_at, updated_at, deleted_at)"
-                f" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'{now}',0,'{now}','{now}',NULL)",
-                leads_rows,  # type: ignore[arg-type]
+                f"INSERT INTO leads ({', '.join(_ROW)}, stage_entered_at, score, created_at,"
+                " updated_at, deleted_at)"
+                f" VALUES ({', '.join('?' * len(_ROW))}, '{now}', 0, '{now}', '{now}', NULL)",
+                chunk,  # type: ignore[arg-type]
             )
+            links = [(lead_id, t) for lead_id, tags in chunk_tags.items() for t in tags]
             if links:
                 conn.exec_driver_sql(
                     "INSERT INTO lead_tags (lead_id, tag_id) VALUES (?, ?)",
@@ -907,8 +927,7 @@ class _ImportRun:
                 p.update(
                     b_id=lead_id,
                     b_custom_fields=lead["custom_fields"],
-                    b_search_text=f"{lead['first_name']} {lead['last_name']} {lead['email']} "
-                    f"{lead['company']}".lower(),
+                    b_search_text=_search_text(lead),
                     b_updated_at=self.now,
                 )
                 params.append(p)
