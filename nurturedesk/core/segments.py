@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, true
 from sqlalchemy.exc import IntegrityError
 
+from nurturedesk.core.clock import utcnow
 from nurturedesk.core.db import Workspace
 from nurturedesk.core.errors import NotFoundError, ValidationError
 from nurturedesk.core.leads import TEXT_FIELDS
@@ -265,13 +266,28 @@ def delete_segment(workspace: Workspace, name: str) -> SegmentInfo:
 
 def segment_clause(workspace: Workspace, name: str) -> ColumnElement[bool]:
     """The SQL condition for a segment's members (for queries over `Lead`)."""
-    info = get_segment(workspace, name)
-    return rules_clause(_rules(info.match, list(info.conditions)), workspace.clock.now())
+    return info_clause(get_segment(workspace, name), workspace.clock.now())
+
+
+def info_clause(info: SegmentInfo, now: datetime | None = None) -> ColumnElement[bool]:
+    """The condition for a segment already loaded (the board's filter holds a SegmentInfo)."""
+    return rules_clause(_rules(info.match, list(info.conditions)), now or utcnow())
 
 
 def segment_lead_ids(workspace: Workspace, name: str) -> list[int]:
     """The live leads in a segment right now (enrolment targets, audiences)."""
     clause = segment_clause(workspace, name)
+    with workspace.session() as session:
+        return list(
+            session.scalars(
+                select(Lead.id).where(Lead.deleted_at.is_(None), clause).order_by(Lead.id)
+            )
+        )
+
+
+def lead_ids_for(workspace: Workspace, info: SegmentInfo) -> list[int]:
+    """The live leads matching rules not saved yet (the segment editor's live count)."""
+    clause = info_clause(info, workspace.clock.now())
     with workspace.session() as session:
         return list(
             session.scalars(
