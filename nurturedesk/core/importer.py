@@ -18,6 +18,7 @@ import hashlib
 import json
 import operator
 import re
+import tempfile
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -48,6 +49,7 @@ from nurturedesk.core.errors import NotFoundError, UserError, ValidationError
 from nurturedesk.core.events import LeadsChanged
 from nurturedesk.core.leads import TEXT_FIELDS
 from nurturedesk.core.models import (
+    Base,
     ImportBatch,
     ImportBatchUpdate,
     Lead,
@@ -399,17 +401,38 @@ class _PendingUpdate:
 class _Report:
     """Skipped and rejected rows, written lazily to a CSV beside the imported file."""
 
-    def __init__(self, path: Path, header: list[str]) -> None:
+    def __init__(self, path: Path, header: list[str], fallback_dir: Path | None) -> None:
         self.path = path
         self.header = header
+        self.fallback_dir = fallback_dir
         self._fh: Any = None
         self._writer: Any = None
 
+    def _open(self) -> None:
+        # Beside the imported file if we may write there (a USB stick, a read-only share
+        # may refuse), else beside the workspace, else in the temporary folder.
+        candidates = [self.path]
+        for folder in (self.fallback_dir, Path(tempfile.gettempdir())):
+            if folder is not None:
+                candidates.append(folder / self.path.name)
+        for i, candidate in enumerate(candidates):
+            try:
+                self._fh = candidate.open("w", encoding="utf-8-sig", newline="")
+            except OSError as exc:
+                if i == len(candidates) - 1:
+                    raise UserError(
+                        f"Cannot write the list of rejected rows ({exc.strerror}); "
+                        "nothing was imported."
+                    ) from exc
+                continue
+            self.path = candidate
+            break
+        self._writer = csv.writer(self._fh)
+        self._writer.writerow(["status", "row", "reason", *self.header])
+
     def add(self, status: str, row: int, reason: str, cells: list[str]) -> None:
         if self._writer is None:
-            self._fh = self.path.open("w", encoding="utf-8-sig", newline="")
-            self._writer = csv.writer(self._fh)
-            self._writer.writerow(["status", "row", "reason", *self.header])
+            self._open()
         self._writer.writerow([status, row, reason, *cells])
 
     def close(self) -> str | None:
@@ -476,7 +499,11 @@ class _ImportRun:
         self.rows = 0
         self.blank = 0
         self.started = time.perf_counter()
-        self.report = _Report(_report_path(table.path, options, self.now), table.header)
+        self.report = _Report(
+            _report_path(table.path, options, self.now),
+            table.header,
+            workspace.path.parent if workspace.path is not None else None,
+        )
         self.created_tags: list[int] = []
         self.imaged: set[int] = set()  # existing leads whose before-image is kept
 
@@ -1009,6 +1036,12 @@ def undo_import(workspace: Workspace, batch_id: int) -> UndoImportResult:
         if batch.first_lead_id is not None and batch.last_lead_id is not None:
             in_batch = Lead.id.between(batch.first_lead_id, batch.last_lead_id)
             stage_ids |= set(session.scalars(select(Lead.stage_id).where(in_batch).distinct()))
+            # Rows other capabilities keep about these leads (enrolments, interactions, ...)
+            # go with them, whatever their foreign key says.
+            ids = select(Lead.id).where(in_batch).scalar_subquery()
+            for table in reversed(Base.metadata.sorted_tables):
+                if table.name != "leads" and "lead_id" in table.c:
+                    session.execute(delete(table).where(table.c.lead_id.in_(ids)))
             result = session.execute(delete(Lead).where(in_batch))
             removed = int(result.rowcount or 0)  # type: ignore[attr-defined]
         restored = 0

@@ -65,7 +65,10 @@ class Table:
         """The cells of each data row, in order (the row after the header first): the
         fast path for readers that number rows themselves from `header_row`."""
         if self.kind == "xlsx":
-            return (cells for _n, cells in self._xlsx_rows())
+            self.close()
+            rows = self._xlsx_rows()
+            self._raw = rows  # closing the generator closes the workbook
+            return (cells for _n, cells in rows)
         return self._csv_records()
 
     def _csv_records(self) -> Iterator[list[str]]:
