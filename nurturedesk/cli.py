@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "nurturedesk.commands.transfer",
     "nurturedesk.commands.segments",
     "nurturedesk.commands.privacy",
+    "nurturedesk.commands.bulk",
 ]
 
 

@@ -48,7 +48,7 @@ class SegmentFilter(QComboBox):
         current = self.currentData() or ALL
         self.blockSignals(True)
         self.clear()
-        self.addItem("All leads", ALL)
+        self.addItem("All segments", ALL)
         for info in segments.list_segments(self.workspace):
             self.addItem(info.name, info.name)
         self.setCurrentIndex(max(0, self.findData(current)))
