@@ -8,8 +8,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from PySide6.QtWidgets import QWidget
+
 from nurturedesk.core import bulk, importer
 from nurturedesk.core.db import Workspace
+from nurturedesk.ui.busy import run_busy
 from nurturedesk.ui.commands import ErrorReporter, WorkspaceCommand, _plural
 
 
@@ -75,8 +78,10 @@ class ImportCommand(WorkspaceCommand):
         result: importer.ImportResult,
         options: importer.ImportOptions,
         report: ErrorReporter,
+        parent_widget: QWidget | None = None,
     ) -> None:
         super().__init__(workspace, f"Import {Path(path).name}", report)
+        self.parent_widget = parent_widget
         self.path = path
         self.options = options
         self.batch_id = result.batch_id
@@ -88,7 +93,12 @@ class ImportCommand(WorkspaceCommand):
             return
 
         def run() -> None:
-            self.batch_id = importer.import_file(self.workspace, self.path, self.options).batch_id
+            result = run_busy(
+                self.parent_widget,
+                f"Importing {Path(self.path).name} again…",
+                lambda: importer.import_file(self.workspace, self.path, self.options),
+            )
+            self.batch_id = result.batch_id
 
         self._guard(run)
 
@@ -98,6 +108,10 @@ class ImportCommand(WorkspaceCommand):
             return
 
         def run() -> None:
-            importer.undo_import(self.workspace, batch_id)
+            run_busy(
+                self.parent_widget,
+                "Taking the import back…",
+                lambda: importer.undo_import(self.workspace, batch_id),
+            )
 
         self._guard(run)

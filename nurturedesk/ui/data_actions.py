@@ -15,6 +15,7 @@ from nurturedesk.core import leads as lead_service
 from nurturedesk.core.errors import UserError
 from nurturedesk.core.events import LeadsChanged
 from nurturedesk.ui.bulk_commands import AssignOwnerCommand, ImportCommand, TagLeadsCommand
+from nurturedesk.ui.busy import run_busy
 from nurturedesk.ui.import_dialog import ImportDialog
 from nurturedesk.ui.segments_panel import SegmentFilter, SegmentsDialog
 
@@ -103,6 +104,7 @@ class DataActions:
                         result,
                         options,
                         self.window.show_error,
+                        self.window,
                     )
                 )
                 if result.batch_id is not None
@@ -130,7 +132,11 @@ class DataActions:
             return
         batch = batches[labels.index(choice)]
         try:
-            result = importer.undo_import(self.workspace, batch.id)
+            result = run_busy(
+                self.window,
+                f"Taking import #{batch.id} back…",
+                lambda: importer.undo_import(self.workspace, batch.id),
+            )
         except UserError as exc:
             self.window.show_error(str(exc))
             return
@@ -151,8 +157,14 @@ class DataActions:
             )
             if not path:
                 return None
+        flt = self.window.current_filter()
+        target = path
         try:
-            result = exporter.export_leads(self.workspace, path, flt=self.window.current_filter())
+            result = run_busy(
+                self.window,
+                f"Exporting to {Path(target).name}…",
+                lambda: exporter.export_leads(self.workspace, target, flt=flt),
+            )
         except UserError as exc:
             self.window.show_error(str(exc))
             return None
