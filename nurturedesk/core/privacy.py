@@ -4,6 +4,9 @@
 tags, and whatever later capabilities add: interactions, emails sent, enrolments) is
 exported and erased with the lead, so a new table is covered without touching this file.
 
+Rows that hold the address itself in a column named email_key, email or to_address (a
+plain-text suppression list, an outbox row no longer linked to its lead) are erased too.
+
 Forgetting keeps exactly one thing: the sha256 of the email key in `suppressed_hashes`,
 so a later import of the same address is skipped and the nurture engine can ask
 `is_suppressed(workspace, email)` before mailing it. SQLite's `secure_delete` is on for
@@ -19,7 +22,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, delete, select, text
+from sqlalchemy import Table, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from nurturedesk.core.db import Workspace
@@ -63,6 +66,21 @@ def _lead_tables() -> list[Table]:
     """Tables (other than leads) with a lead_id column, dependents first."""
     return [
         t for t in reversed(Base.metadata.sorted_tables) if t.name != "leads" and "lead_id" in t.c
+    ]
+
+
+# Columns that hold a person's address in tables keyed otherwise (a plain-text suppression
+# list, an outbox row detached from its lead, ...): rows matching the address are erased too.
+ADDRESS_COLUMNS = ("email_key", "email", "to_address")
+
+
+def _address_columns() -> list[tuple[Table, str]]:
+    return [
+        (t, name)
+        for t in reversed(Base.metadata.sorted_tables)
+        if t.name != "leads"
+        for name in ADDRESS_COLUMNS
+        if name in t.c
     ]
 
 
@@ -148,6 +166,10 @@ def forget_lead(workspace: Workspace, email: str) -> ForgetResult:
             result = session.execute(delete(table).where(table.c.lead_id.in_(ids)))
             if result.rowcount:  # type: ignore[attr-defined]
                 counts[table.name] = int(result.rowcount)  # type: ignore[attr-defined]
+        for table, column in _address_columns():
+            result = session.execute(delete(table).where(func.lower(table.c[column]) == key))
+            if result.rowcount:  # type: ignore[attr-defined]
+                counts[table.name] = counts.get(table.name, 0) + int(result.rowcount)  # type: ignore[attr-defined]
         session.execute(delete(Lead).where(Lead.id.in_(ids)))
         counts["leads"] = len(ids)
         if session.get(SuppressedHash, digest) is None:

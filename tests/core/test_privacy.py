@@ -104,3 +104,33 @@ def test_cli_export_data_and_forget(
     assert "only a hash remains" in capsys.readouterr().out
     assert main(["lead", "forget", "secret.person@example.com", "-w", ws_path]) == 1
     assert "No lead with email" in capsys.readouterr().err
+
+
+def test_forget_also_erases_rows_keyed_by_the_address(workspace: Workspace) -> None:
+    """Tables of other capabilities that keep the address itself (a plain-text suppression
+    list, an outbox row detached from its lead) lose those rows too."""
+    import sqlalchemy as sa
+
+    from nurturedesk.core.models import Base
+
+    table = sa.Table(
+        "test_mail_log",
+        Base.metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("to_address", sa.String(320)),
+    )
+    try:
+        table.create(workspace.engine)
+        with workspace.engine.begin() as conn:
+            conn.execute(
+                table.insert(),
+                [{"to_address": "Kept@Example.com"}, {"to_address": "GONE@example.com"}],
+            )
+        leads.add_lead(workspace, leads.LeadData(email="gone@example.com"))
+        result = forget_lead(workspace, "gone@example.com")
+        assert result.rows_by_table["test_mail_log"] == 1
+        with workspace.engine.connect() as conn:
+            left = [r.to_address for r in conn.execute(sa.select(table))]
+        assert left == ["Kept@Example.com"]
+    finally:
+        Base.metadata.remove(table)
