@@ -70,3 +70,58 @@ def test_random_files_never_crash_and_every_row_is_counted(
             assert live == result.imported
         finally:
             ws.close()
+
+
+address = st.one_of(
+    st.emails().map(str),
+    st.builds(
+        lambda local, domain: f"{local}@{domain}",
+        st.text(alphabet="abcXYZ09.+-_'é!", min_size=0, max_size=70),
+        st.sampled_from(
+            [
+                "example.com",
+                "Example.COM",
+                "ex-ample.org",
+                "-bad.com",
+                "a..b.com",
+                "localhost",
+                "exa_mple.com",
+                "bücher.de",
+                "x.test",
+                "123.45",
+                "b" * 64 + ".com",
+            ]
+        ),
+    ),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(addresses=st.lists(address, min_size=1, max_size=30))
+def test_the_import_accepts_and_normalises_exactly_what_the_validator_does(
+    addresses: list[str],
+) -> None:
+    from nurturedesk.core.validation import email_key, normalize_email
+
+    expected: dict[str, str] = {}
+    for a in addresses:
+        try:
+            email = normalize_email(a)
+        except UserError:
+            continue
+        expected.setdefault(email_key(email), email)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "emails.csv"
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["Email"])
+            writer.writerows([a] for a in addresses)
+        ws = open_workspace(Path(folder) / "w.sqlite")
+        try:
+            result = import_file(ws, path, ImportOptions(report_path=Path(folder) / "r.csv"))
+            with ws.engine.connect() as conn:
+                stored = dict(conn.exec_driver_sql("SELECT email_key, email FROM leads").fetchall())
+        finally:
+            ws.close()
+    assert stored == expected
+    assert result.imported == len(expected)
