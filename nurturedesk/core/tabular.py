@@ -11,6 +11,7 @@ import codecs
 import contextlib
 import csv
 import io
+import logging
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from nurturedesk.core.errors import UserError
+
+log = logging.getLogger(__name__)
 
 # A stray quote makes the rest of a file one field: let it through (the row is then
 # rejected and reported) rather than stop the whole import with csv's 128 KiB limit.
@@ -114,19 +117,16 @@ class Table:
     # --- XLSX --------------------------------------------------------------------------
 
     def _xlsx_rows(self) -> Iterator[tuple[int, list[str]]]:
-        book = _load_workbook(self.path)
-        try:
-            sheet = book.worksheets[0]
-            self._total_rows = sheet.max_row or None
-            number = 0
-            self._position = lambda: number
-            for values in sheet.iter_rows(values_only=True):
-                number += 1
-                if number <= self.header_row:
-                    continue
-                yield number, [cell_text(v) for v in values]
-        finally:
-            book.close()
+        number = 0
+
+        def done() -> int:
+            return number
+
+        self._position = done
+        for cells in _xlsx_iter(self.path, self):
+            number += 1
+            if number > self.header_row:
+                yield number, cells
 
 
 def open_table(
@@ -203,23 +203,50 @@ def _load_workbook(path: Path) -> Any:
         raise TableError(f"{path.name} is not a readable Excel (.xlsx) file: {exc}.") from exc
 
 
-def _open_xlsx(path: Path, size: int) -> Table:
+def _xlsx_iter(path: Path, table: Table | None = None) -> Iterator[list[str]]:
+    """The first sheet's rows as text: the fast reader, or openpyxl where it gives up (it
+    carries on after the rows already read, so none is read twice or lost)."""
+    from nurturedesk.core.xlsx_reader import XlsxRows
+
+    fast = XlsxRows(path, cell_text)
+    done = 0
+    try:
+        for cells in fast:
+            if table is not None:
+                table._total_rows = fast.total_rows
+            done += 1
+            yield cells
+        return
+    except Exception as exc:
+        log.info("fast xlsx reader stopped at row %d of %s (%r); using openpyxl", done, path, exc)
     book = _load_workbook(path)
     try:
         if not book.worksheets:
             raise TableError(f"{path.name} has no sheets.")
-        header: list[str] | None = None
-        header_row = 0
-        for values in book.worksheets[0].iter_rows(values_only=True):
+        sheet = book.worksheets[0]
+        if table is not None:
+            table._total_rows = sheet.max_row or None
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            if number > done:
+                yield [cell_text(v) for v in values]
+    finally:
+        book.close()
+
+
+def _open_xlsx(path: Path, size: int) -> Table:
+    header: list[str] | None = None
+    header_row = 0
+    rows = _xlsx_iter(path)
+    try:
+        for cells in rows:
             header_row += 1
-            cells = [cell_text(v) for v in values]
             if any(c.strip() for c in cells):
                 header = cells
                 break
-        if header is None:
-            raise TableError(f"The first sheet of {path.name} is empty.")
     finally:
-        book.close()
+        rows.close()  # type: ignore[attr-defined]
+    if header is None:
+        raise TableError(f"The first sheet of {path.name} is empty.")
     while header and not header[-1].strip():  # formatted but empty trailing columns
         header.pop()
     return Table(
