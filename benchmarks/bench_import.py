@@ -118,6 +118,32 @@ def nurturedesk_import(csv_path: Path, ws_path: Path) -> tuple[float, int]:
     return elapsed, result.imported
 
 
+def other_formats(tmp: Path) -> tuple[float, float, float]:
+    """Export the imported workspace to CSV and XLSX, and import the XLSX (one run each)."""
+    from nurturedesk.core.db import open_workspace
+    from nurturedesk.core.exporter import export_leads
+    from nurturedesk.core.importer import import_file
+
+    ws = open_workspace(tmp / "ws.sqlite")
+    try:
+        start = time.perf_counter()
+        export_leads(ws, tmp / "out.csv")
+        t_csv = time.perf_counter() - start
+        start = time.perf_counter()
+        export_leads(ws, tmp / "out.xlsx")
+        t_xlsx = time.perf_counter() - start
+    finally:
+        ws.close()
+    other = open_workspace(tmp / "from-xlsx.sqlite")
+    try:
+        start = time.perf_counter()
+        import_file(other, tmp / "out.xlsx")
+        t_xlsx_in = time.perf_counter() - start
+    finally:
+        other.close()
+    return t_csv, t_xlsx, t_xlsx_in
+
+
 def run() -> list[Result]:
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
@@ -130,6 +156,7 @@ def run() -> list[Result]:
             seconds, imported = nurturedesk_import(csv_path, tmp / "ws.sqlite")
             ours.append(seconds)
             floor.append(same_schema(tmp / "ws.sqlite", tmp / "floor.sqlite"))
+        t_csv, t_xlsx, t_xlsx_in = other_formats(tmp)
     t_ours, t_plain, t_floor = (statistics.median(x) for x in (ours, plain, floor))
     rate = ROWS / t_ours
     return [
@@ -167,6 +194,16 @@ def run() -> list[Result]:
             True,
         ),
         Result("import", "ratio to same-schema executemany", t_ours / t_floor, "x", "", True),
+        Result("import", "export 100k leads to CSV", t_csv * 1000, "ms", "", True),
+        Result("import", "export 100k leads to XLSX (openpyxl)", t_xlsx * 1000, "ms", "", True),
+        Result(
+            "import",
+            "import 100k rows from that XLSX: rows/s",
+            ROWS / t_xlsx_in,
+            "rows/s",
+            "",
+            True,
+        ),
     ]
 
 
