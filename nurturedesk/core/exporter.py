@@ -30,6 +30,8 @@ from nurturedesk.core.stages import find_stage
 BASE_COLUMNS = ("email", *TEXT_FIELDS, "stage", "tags", "score", "created_at")
 FORMATS = ("csv", "xlsx")
 _PHONE_LIKE = re.compile(r"[+-][\d\s().-]*")
+# A cell (each preceded by NUL in the joined row) that guard_formula would change.
+_RISKY_CELL = re.compile(r"\x00(?:[=@]|[+-](?![\d\s().-]*(?:\x00|\Z)))")
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,10 @@ def _write_csv(path: Path, header: list[str], records: Iterator[list[Any]]) -> N
         writer = csv.writer(fh)
         writer.writerow(header)
         for record in records:
-            writer.writerow([guard_formula(v) if isinstance(v, str) else v for v in record])
+            # One regex search per row finds the rare cell that needs the guard.
+            if _RISKY_CELL.search("\x00" + "\x00".join(map(str, record))):
+                record = [guard_formula(v) if isinstance(v, str) else v for v in record]
+            writer.writerow(record)
 
 
 def _text_cell(sheet: Any, value: str) -> Any:
