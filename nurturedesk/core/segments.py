@@ -31,7 +31,9 @@ from nurturedesk.core.validation import clean_text
 TEXT_OPS = ("=", "!=", "~", "!~", "^")  # is, is not, contains, does not contain, starts with
 NUMBER_OPS = ("=", "!=", ">", ">=", "<", "<=")
 DATE_OPS = ("<", ">", "within")  # before, after, within the last N days
-_CONDITION = re.compile(r"^\s*([A-Za-z_][\w.:-]*)\s*(>=|<=|!=|!~|=|~|\^|>|<|within)\s*(.*?)\s*$")
+_CONDITION = re.compile(
+    r'^\s*(custom\."[^"]+"|[A-Za-z_][\w.:-]*)\s*(>=|<=|!=|!~|=|~|\^|>|<|within)\s*(.*?)\s*$'
+)
 
 # field -> builder(op, value, now) -> SQL condition on Lead. Other capabilities register here.
 ConditionBuilder = Callable[[str, str, datetime], ColumnElement[bool]]
@@ -52,7 +54,10 @@ class Condition:
     value: str = ""
 
     def __str__(self) -> str:
-        return f"{self.field} {self.op} {self.value}".strip()
+        field = self.field
+        if field.startswith("custom.") and not re.fullmatch(r"[\w.:-]+", field[7:]):
+            field = f'custom."{field[7:]}"'
+        return f"{field} {self.op} {self.value}".strip()
 
 
 @dataclass(frozen=True)
@@ -76,14 +81,22 @@ def parse_condition(text: str) -> Condition:
             "conditions",
             f"Cannot read the condition {text!r}; write it as FIELD OP VALUE, e.g. 'score >= 50'.",
         )
-    condition = Condition(m.group(1), m.group(2), m.group(3))
+    field = m.group(1)
+    if field.startswith('custom."'):  # custom."Booth notes": a name with spaces
+        field = "custom." + field[len('custom."') : -1]
+    condition = Condition(field, m.group(2), m.group(3))
     check_condition(condition)
     return condition
 
 
 def check_condition(c: Condition) -> None:
     field, op = c.field, c.op
-    if field in TEXT_FIELDS or field in ("email", "company") or field.startswith("custom."):
+    if field.startswith("custom."):
+        name = field[len("custom.") :]
+        if not name or '"' in name:
+            raise ValidationError("conditions", f"{field!r} is not a custom field name.")
+        ok = op in TEXT_OPS
+    elif field in TEXT_FIELDS or field == "email":
         ok = op in TEXT_OPS
     elif field in ("stage", "tag"):
         ok = op in ("=", "!=")

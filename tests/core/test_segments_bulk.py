@@ -30,7 +30,14 @@ def set_score(ws: Workspace, lead_id: int, score: int) -> None:
 
 
 def test_segment_membership_follows_the_data(workspace: Workspace, clock: FakeClock) -> None:
-    ann = add(workspace, "ann@acme.com", company="Acme", source="LinkedIn", tags=("webinar",))
+    ann = add(
+        workspace,
+        "ann@acme.com",
+        company="Acme",
+        source="LinkedIn",
+        tags=("webinar",),
+        custom_fields={"Booth notes": "wants a demo"},
+    )
     bob = add(
         workspace, "bob@beta.com", "Nurturing", company="Beta", custom_fields={"City": "Paris"}
     )
@@ -49,6 +56,7 @@ def test_segment_membership_follows_the_data(workspace: Workspace, clock: FakeCl
         ("stage != Nurturing", [ann]),
         ("source = linkedin", [ann]),
         ("custom.City = paris", [bob]),
+        ('custom."Booth notes" ~ DEMO', [ann]),
         ("email ^ bob", [bob]),
         ("tag != webinar", [bob]),
         ("created within 7", [ann, bob]),
@@ -80,6 +88,7 @@ def test_bad_conditions_are_refused_clearly() -> None:
         parse_condition("tag ~ web")
     with pytest.raises(ValidationError, match="Unknown field"):
         parse_condition("shoe_size = 42")
+    assert str(parse_condition('custom."Booth notes" ~ demo')) == 'custom."Booth notes" ~ demo'
     with pytest.raises(ValidationError, match="scoring capability"):
         parse_condition("grade = A")
 
