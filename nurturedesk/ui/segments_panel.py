@@ -29,7 +29,7 @@ from nurturedesk.core.leads import LeadFilter
 ALL = ""
 HELP = (
     "One condition per line: FIELD OP VALUE. Fields: email, first_name, last_name, company, "
-    "title, phone, source, owner, timezone, custom.NAME or custom.\"Name with spaces\" "
+    'title, phone, source, owner, timezone, custom.NAME or custom."Name with spaces" '
     "(= != ~ contains, !~, ^ starts with); "
     "stage, tag (= !=); score (= != > >= < <=); created, stage_entered (< > date, within N days)."
 )
