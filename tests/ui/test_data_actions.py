@@ -164,3 +164,47 @@ def _noop():  # type: ignore[no-untyped-def]
     from PySide6.QtGui import QUndoCommand
 
     return QUndoCommand("placeholder")
+
+
+def test_segment_editor_counts_live_refuses_bad_lines_and_saves(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    from nurturedesk.ui.segments_panel import SegmentsDialog
+
+    add(window.workspace, "a@acme.com", company="Acme")
+    add(window.workspace, "b@beta.com", company="Beta")
+    dialog = SegmentsDialog(window.workspace, window)
+    qtbot.addWidget(dialog)
+    dialog.name.setText("Acme people")
+    dialog.conditions.setPlainText("company ~ acm")
+    assert dialog.count.text() == "1 leads match now."
+    dialog.conditions.setPlainText("company ~ acm\nscore >= lots")
+    assert "'lots' is not a number" in dialog.count.text()
+    assert not dialog.save_button.isEnabled()
+    dialog.conditions.setPlainText("company ~ acm")
+    changed: list[bool] = []
+    dialog.segmentsChanged.connect(lambda: changed.append(True))
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    assert changed and dialog.list.currentItem().text() == "Acme people"
+    actions = window.data_actions  # type: ignore[attr-defined]
+    actions.segment_filter.refresh()
+    assert actions.segment_filter.findData("Acme people") > 0
+
+
+def test_import_dialog_wants_an_email_column(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "names.csv", [["Name", "Contact"], ["Ann", "ann@example.com"]])
+    dialog = window.data_actions.open_import(path)  # type: ignore[attr-defined]
+    qtbot.addWidget(dialog)
+    assert not dialog.import_button.isEnabled()
+    assert "email address" in dialog.status.text()
+    combo = dialog.table.cellWidget(0, 1)
+    assert isinstance(combo, QComboBox)
+    combo.setCurrentIndex(combo.findData("email"))
+    assert dialog.import_button.isEnabled()
+    first = dialog.table.cellWidget(0, 0)
+    assert isinstance(first, QComboBox)
+    first.setCurrentIndex(first.findData("email"))
+    assert not dialog.import_button.isEnabled()
+    assert "same field: email" in dialog.status.text()
