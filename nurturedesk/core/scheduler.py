@@ -33,6 +33,15 @@ class Tick:
 TICKS: list[Tick] = []
 
 
+def _nurture_dispatch(workspace: Workspace) -> None:
+    from nurturedesk.core.dispatch import dispatch_tick  # imported late: no cycle at import
+
+    dispatch_tick(workspace)
+
+
+TICKS.append(Tick("nurture-dispatch", 30, _nurture_dispatch))
+
+
 class Scheduler:
     """Runs every tick on a background thread against one workspace."""
 

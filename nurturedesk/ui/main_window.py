@@ -100,6 +100,9 @@ class MainWindow(QMainWindow):
         self._restore_geometry()
         self._update_actions()
         self._update_status()
+        from nurturedesk.ui.nurture_menu import install_nurture_ui  # issue 3: nurture screens
+
+        install_nurture_ui(self)
 
     # --- construction ------------------------------------------------------------------
 
@@ -399,6 +402,9 @@ class MainWindow(QMainWindow):
                 )
 
         self.lead_editor = LeadEditor(save, lead, parent=self)
+        from nurturedesk.ui.lead_nurture import attach_nurture_summary  # issue 3
+
+        attach_nurture_summary(self.lead_editor, self.workspace, lead_id, lead.email)
         self.lead_editor.exec()
 
     def delete_selected(self) -> None:
