@@ -30,6 +30,10 @@ COMMAND_MODULES = [
     "nurturedesk.commands.outbox",
     "nurturedesk.commands.mailing",
     "nurturedesk.commands.scoring",
+    "nurturedesk.commands.transfer",
+    "nurturedesk.commands.segments",
+    "nurturedesk.commands.privacy",
+    "nurturedesk.commands.bulk",
 ]
 
 
