@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "nurturedesk.commands.workspace",
     "nurturedesk.commands.leads",
     "nurturedesk.commands.stages",
+    "nurturedesk.commands.backups",
 ]
 
 
@@ -42,8 +43,16 @@ class Context:
     def workspace(self) -> Any:
         if self._workspace is None:
             from nurturedesk.core.db import open_workspace
+            from nurturedesk.core.errors import DamagedWorkspaceError
 
-            self._workspace = open_workspace(self.workspace_path)
+            try:
+                self._workspace = open_workspace(self.workspace_path)
+            except DamagedWorkspaceError as exc:
+                from nurturedesk.core.backups import damaged_workspace_advice
+
+                raise DamagedWorkspaceError(
+                    f"{exc} {damaged_workspace_advice(self.workspace_path)}", exc.path
+                ) from exc
         return self._workspace
 
     def close(self) -> None:

@@ -83,3 +83,9 @@ class Scheduler:
     @property
     def running(self) -> bool:
         return bool(self._scheduler.running)
+
+
+# --- Backups (issue 6): look every 10 minutes; a copy is made when the last is a day old.
+from nurturedesk.core.backups import daily_backup_tick  # noqa: E402
+
+TICKS.append(Tick("daily-backup", 600, daily_backup_tick))

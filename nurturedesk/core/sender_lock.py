@@ -53,6 +53,7 @@ KIND_LABELS = {
     "gui": "the NurtureDesk window",
     "run": "the headless `nurturedesk run`",
     "send-due": "`nurturedesk send-due`",
+    "restore": "`nurturedesk restore`",
 }
 
 
