@@ -1,16 +1,127 @@
-"""Composition root: opens the workspace, wires services, scheduler and UI. (GUI lands next.)"""
+"""Composition root: opens the workspace, wires services, scheduler and UI."""
 
 from __future__ import annotations
 
+import logging
+import sys
 from pathlib import Path
 from typing import Any
 
-from nurturedesk.core.db import Workspace
+from nurturedesk import __version__
+from nurturedesk.core.db import Workspace, open_workspace
+from nurturedesk.core.errors import UserError
+from nurturedesk.core.scheduler import Scheduler
+from nurturedesk.paths import APP_AUTHOR, APP_NAME, default_workspace_path
+
+log = logging.getLogger(__name__)
+
+
+def workspace_is_empty(workspace: Workspace) -> bool:
+    from nurturedesk.core.leads import count_by_stage
+
+    return not count_by_stage(workspace)
+
+
+class Application:
+    """Owns the open workspace and everything wired to it: bridge, scheduler, main window."""
+
+    def __init__(self) -> None:
+        self.workspace: Workspace | None = None
+        self.scheduler: Scheduler | None = None
+        self.bridge: Any = None
+        self.window: Any = None
+
+    def open(self, path: Path, *, demo: bool = False) -> bool:
+        """Open a workspace in the window; on failure, say why and keep what was open."""
+        from PySide6.QtWidgets import QMessageBox
+
+        from nurturedesk.ui import settings as ui_settings
+        from nurturedesk.ui.bridge import EventBridge
+        from nurturedesk.ui.main_window import MainWindow
+
+        try:
+            workspace = open_workspace(path)
+            if demo and workspace_is_empty(workspace):
+                from nurturedesk.core.demo import populate_demo
+
+                populate_demo(workspace)
+        except UserError as exc:
+            QMessageBox.critical(self.window, "Cannot open workspace", str(exc))
+            return False
+        self.close()
+        self.workspace = workspace
+        self.bridge = EventBridge(workspace.events)
+        self.window = MainWindow(workspace, self.bridge)
+        self.window.openWorkspaceRequested.connect(self.open)
+        self.scheduler = Scheduler(workspace)
+        self.scheduler.start()
+        if workspace.path is not None:
+            ui_settings.remember_workspace(workspace.path)
+        self.window.show()
+        return True
+
+    def close(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
+            self.scheduler = None
+        if self.window is not None:
+            self.window.save_geometry()
+            self.window.hide()
+            self.window.deleteLater()
+            self.window = None
+        if self.bridge is not None:
+            self.bridge.detach()
+            self.bridge = None
+        if self.workspace is not None:
+            self.workspace.close()
+            self.workspace = None
+
+
+def make_qapplication() -> Any:
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(APP_AUTHOR)
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("nurturedesk")
+    return app
 
 
 def run_app(workspace_path: Path | None, demo: bool = False) -> int:
-    raise NotImplementedError("the GUI is being built")
+    """The GUI: opens the given workspace, else the last one used, else the default."""
+    qapp = make_qapplication()
+    from nurturedesk.ui import settings as ui_settings
+
+    path = workspace_path or ui_settings.last_workspace() or default_workspace_path()
+    app = Application()
+    if not app.open(path, demo=demo):
+        return 1
+    try:
+        return int(qapp.exec())
+    finally:
+        app.close()
 
 
 def selftest_report(workspace: Workspace) -> dict[str, Any]:
-    return {"workspace": workspace.url}
+    """Build the main window offscreen on the workspace; report what was found."""
+    make_qapplication()
+    from nurturedesk.core.leads import count_by_stage
+    from nurturedesk.ui.bridge import EventBridge
+    from nurturedesk.ui.main_window import MainWindow
+
+    bridge = EventBridge(workspace.events)
+    window = MainWindow(workspace, bridge)
+    window.show()
+    report = {
+        "version": __version__,
+        "workspace": workspace.url,
+        "stages": len(window.board.columns),
+        "leads": sum(count_by_stage(workspace).values()),
+        "main window": "ok",
+    }
+    window.close()
+    bridge.detach()
+    return report

@@ -157,7 +157,8 @@ def populate_demo(workspace: Workspace, leads: int = 300, seed: int = 7) -> int:
             email = f"{first.lower()}.{last.lower().replace(chr(39), '')}{lead_id}@{domain}"
             stage = rng.choices(stages, weights)[0]
             created = now - timedelta(days=rng.uniform(1, 180), minutes=rng.uniform(0, 600))
-            entered = created + (now - created) * rng.uniform(0.2, 1.0)
+            # Most leads moved recently; a few have sat for weeks (the board marks them stale).
+            entered = max(created, now - timedelta(days=rng.expovariate(1 / 7)))
             # Path through the funnel: created in New, then (if elsewhere) moved along.
             history_rows.append(
                 dict(

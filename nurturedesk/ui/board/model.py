@@ -1,0 +1,233 @@
+"""A board column: a lazy list model over one stage's cards.
+
+Rows are fetched a page at a time (canFetchMore/fetchMore) so a stage of 100,000 leads costs
+the same to open as one of 100. Drags carry lead ids in our own MIME type; a drop is handed to
+the board (which records it on the undo stack) rather than applied here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from enum import IntEnum
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QByteArray,
+    QMimeData,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+)
+
+from nurturedesk.core import leads as lead_service
+from nurturedesk.core.db import Workspace
+from nurturedesk.core.leads import LeadCard, LeadFilter
+from nurturedesk.core.stages import StageInfo
+
+LEAD_IDS_MIME = "application/x-nurturedesk-lead-ids"
+PAGE_SIZE = 60
+
+Index = QModelIndex | QPersistentModelIndex
+DropHandler = Callable[[list[int], int, int | None], None]  # ids, stage id, before lead id
+
+
+class CardRole(IntEnum):
+    Card = Qt.ItemDataRole.UserRole + 1  # the LeadCard dataclass
+    LeadId = Qt.ItemDataRole.UserRole + 2
+    Company = Qt.ItemDataRole.UserRole + 3
+    Score = Qt.ItemDataRole.UserRole + 4
+    Tags = Qt.ItemDataRole.UserRole + 5
+    DaysInStage = Qt.ItemDataRole.UserRole + 6
+    Stale = Qt.ItemDataRole.UserRole + 7
+    StageColour = Qt.ItemDataRole.UserRole + 8
+
+
+def encode_lead_ids(ids: Sequence[int]) -> QMimeData:
+    mime = QMimeData()
+    mime.setData(LEAD_IDS_MIME, json.dumps(list(ids)).encode())
+    mime.setText("\n".join(f"lead #{i}" for i in ids))
+    return mime
+
+
+def decode_lead_ids(mime: QMimeData) -> list[int]:
+    if not mime.hasFormat(LEAD_IDS_MIME):
+        return []
+    try:
+        ids = json.loads(bytes(mime.data(LEAD_IDS_MIME).data()).decode())
+    except ValueError:
+        return []
+    return [int(i) for i in ids if isinstance(i, int)]
+
+
+class StageColumnModel(QAbstractListModel):
+    def __init__(
+        self,
+        workspace: Workspace,
+        stage: StageInfo,
+        *,
+        stale_days: int = 14,
+        page_size: int = PAGE_SIZE,
+        parent: Any = None,
+    ) -> None:
+        super().__init__(parent)
+        self.workspace = workspace
+        self.stage = stage
+        self.stale_days = stale_days
+        self.page_size = page_size
+        self.filter = LeadFilter()
+        self.total = 0
+        self._cards: list[LeadCard] = []
+        self.drop_handler: DropHandler | None = None
+
+    # --- loading -----------------------------------------------------------------------
+
+    def reload(self, total: int, flt: LeadFilter | None = None, keep_rows: int = 0) -> None:
+        """Start over from the first page (keeping about as many rows as were loaded)."""
+        if flt is not None:
+            self.filter = flt
+        self.beginResetModel()
+        self.total = total
+        want = min(total, max(self.page_size, keep_rows))
+        self._cards = (
+            lead_service.page_cards(self.workspace, self.stage.id, self.filter, limit=want)
+            if want
+            else []
+        )
+        self.endResetModel()
+
+    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
+        return not parent.isValid() and len(self._cards) < self.total
+
+    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
+        if parent.isValid() or not self.canFetchMore():
+            return
+        last = self._cards[-1] if self._cards else None
+        after = (last.position, last.id) if last else None
+        page = lead_service.page_cards(
+            self.workspace, self.stage.id, self.filter, after=after, limit=self.page_size
+        )
+        if not page:  # the column shrank under us; stop asking
+            self.total = len(self._cards)
+            return
+        self.beginInsertRows(QModelIndex(), len(self._cards), len(self._cards) + len(page) - 1)
+        self._cards.extend(page)
+        self.endInsertRows()
+
+    def refresh_cards(self, lead_ids: Sequence[int]) -> None:
+        """Repaint cards edited in place (same stage, same order)."""
+        rows = {card.id: row for row, card in enumerate(self._cards) if card.id in lead_ids}
+        if not rows:
+            return
+        fresh = lead_service.cards_by_id(self.workspace, list(rows))
+        for lead_id, row in rows.items():
+            if lead_id in fresh and fresh[lead_id].stage_id == self.stage.id:
+                self._cards[row] = fresh[lead_id]
+                index = self.index(row)
+                self.dataChanged.emit(index, index)
+
+    # --- reading -----------------------------------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._cards)
+
+    def card(self, row: int) -> LeadCard:
+        return self._cards[row]
+
+    def row_of(self, lead_id: int) -> int | None:
+        for row, card in enumerate(self._cards):
+            if card.id == lead_id:
+                return row
+        return None
+
+    def lead_ids(self) -> list[int]:
+        return [c.id for c in self._cards]
+
+    def days_in_stage(self, card: LeadCard) -> int:
+        return max(0, (self.workspace.clock.now() - card.stage_entered_at).days)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._cards):
+            return None
+        card = self._cards[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return card.name
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{card.name} <{card.email}>" + (f"\n{card.company}" if card.company else "")
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"{card.name}, {card.company}, score {card.score}"
+        if role == CardRole.Card:
+            return card
+        if role == CardRole.LeadId:
+            return card.id
+        if role == CardRole.Company:
+            return card.company
+        if role == CardRole.Score:
+            return card.score
+        if role == CardRole.Tags:
+            return list(card.tags)
+        if role == CardRole.DaysInStage:
+            return self.days_in_stage(card)
+        if role == CardRole.Stale:
+            return self.stage.kind.value == "open" and self.days_in_stage(card) > self.stale_days
+        if role == CardRole.StageColour:
+            return self.stage.colour
+        return None
+
+    def roleNames(self) -> dict[int, QByteArray]:
+        names = dict(super().roleNames())
+        names.update({int(r): QByteArray(r.name.encode()) for r in CardRole})
+        return names
+
+    # --- drag and drop -----------------------------------------------------------------
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.ItemIsDropEnabled
+        return (
+            Qt.ItemFlag.ItemIsEnabled
+            | Qt.ItemFlag.ItemIsSelectable
+            | Qt.ItemFlag.ItemIsDragEnabled
+            | Qt.ItemFlag.ItemNeverHasChildren
+        )
+
+    def supportedDropActions(self) -> Qt.DropAction:
+        return Qt.DropAction.MoveAction
+
+    def supportedDragActions(self) -> Qt.DropAction:
+        return Qt.DropAction.MoveAction
+
+    def mimeTypes(self) -> list[str]:
+        return [LEAD_IDS_MIME]
+
+    def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
+        rows = sorted({i.row() for i in indexes if i.isValid()})
+        return encode_lead_ids([self._cards[r].id for r in rows])
+
+    def canDropMimeData(
+        self, data: QMimeData, action: Qt.DropAction, row: int, column: int, parent: Index
+    ) -> bool:
+        return action == Qt.DropAction.MoveAction and bool(decode_lead_ids(data))
+
+    def dropMimeData(
+        self, data: QMimeData, action: Qt.DropAction, row: int, column: int, parent: Index
+    ) -> bool:
+        ids = decode_lead_ids(data)
+        if not ids or action != Qt.DropAction.MoveAction or self.drop_handler is None:
+            return False
+        if parent.isValid():  # dropped onto a card: land above it
+            row = parent.row()
+        before = self._first_card_not_moving(row, set(ids))
+        self.drop_handler(ids, self.stage.id, before)
+        # The board reloads from the change event; the source keeps its rows until then.
+        return False
+
+    def _first_card_not_moving(self, row: int, moving: set[int]) -> int | None:
+        if row < 0:
+            return None
+        for card in self._cards[row:]:
+            if card.id not in moving:
+                return card.id
+        # Dropped below the loaded cards: the end of the column (if it is fully loaded).
+        return None

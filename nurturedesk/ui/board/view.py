@@ -1,0 +1,253 @@
+"""The board: one column (header + list view) per stage, side by side, scrolling sideways."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtGui import QColor, QGuiApplication
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from nurturedesk.core import leads as lead_service
+from nurturedesk.core.db import Workspace
+from nurturedesk.core.events import LeadsChanged
+from nurturedesk.core.leads import LeadFilter
+from nurturedesk.core.stages import StageInfo, list_stages
+from nurturedesk.ui.board.delegate import CardDelegate
+from nurturedesk.ui.board.model import DropHandler, StageColumnModel
+
+COLUMN_WIDTH = 260
+BOARD_STYLE = """
+#stageColumn { background: #eceff3; border: none; border-radius: 8px; }
+#stageCount { color: #546e7a; }
+"""
+
+
+class CardListView(QListView):
+    """A column's cards: multi-select, drag out, drop in (between cards or at the end)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setDragEnabled(True)
+        self.setAcceptDrops(True)
+        self.setDropIndicatorShown(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
+        self.setDefaultDropAction(Qt.DropAction.MoveAction)
+        self.setUniformItemSizes(True)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setItemDelegate(CardDelegate(self))
+        self.setMouseTracking(True)
+        self.viewport().setAutoFillBackground(False)  # the column's colour shows between cards
+
+
+class StageColumn(QFrame):
+    def __init__(self, model: StageColumnModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.setObjectName("stageColumn")
+        self.setFixedWidth(COLUMN_WIDTH)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 6, 4, 4)
+        layout.setSpacing(4)
+        header = QHBoxLayout()
+        self.dot = QLabel("●")
+        self.title = QLabel()
+        self.title.setObjectName("stageTitle")
+        font = self.title.font()
+        font.setBold(True)
+        self.title.setFont(font)
+        self.count = QLabel("0")
+        self.count.setObjectName("stageCount")
+        self.count.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        header.addWidget(self.dot)
+        header.addWidget(self.title, 1)
+        header.addWidget(self.count)
+        layout.addLayout(header)
+        self.view = CardListView(self)
+        self.view.setModel(model)
+        self.view.setAccessibleName(f"{model.stage.name} column")
+        layout.addWidget(self.view, 1)
+        self.update_header()
+
+    def update_header(self) -> None:
+        stage = self.model.stage
+        self.title.setText(stage.name)
+        self.dot.setStyleSheet(f"color: {QColor(stage.colour).name()};")
+        self.count.setText(f"{self.model.total:,}")
+        self.count.setToolTip(f"{self.model.total:,} leads in {stage.name}")
+
+
+class BoardWidget(QScrollArea):
+    """All stage columns; knows how to refresh itself from a `LeadsChanged` event."""
+
+    leadActivated = Signal(int)  # double-click / Enter on a card
+    selectionChanged = Signal()
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        drop_handler: DropHandler,
+        stale_days: int = 14,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.workspace = workspace
+        self.drop_handler = drop_handler
+        self.stale_days = stale_days
+        self.filter = LeadFilter()
+        self.columns: list[StageColumn] = []
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self._inner = QWidget()
+        self._inner.setStyleSheet(BOARD_STYLE)
+        self._row = QHBoxLayout(self._inner)
+        self._row.setContentsMargins(8, 8, 8, 8)
+        self._row.setSpacing(8)
+        self.setWidget(self._inner)
+        self.rebuild()
+
+    # --- building ----------------------------------------------------------------------
+
+    def rebuild(self) -> None:
+        """(Re)create the columns from the workspace's stages, then load them."""
+        selected = self.selected_lead_ids()
+        for column in self.columns:
+            self._row.removeWidget(column)
+            column.deleteLater()
+        self.columns = []
+        while self._row.count():
+            self._row.takeAt(0)
+        for stage in list_stages(self.workspace):
+            self.columns.append(self._make_column(stage))
+        self._row.addStretch(1)
+        self.reload()
+        self.select_leads(selected)
+
+    def _make_column(self, stage: StageInfo) -> StageColumn:
+        model = StageColumnModel(self.workspace, stage, stale_days=self.stale_days, parent=self)
+        model.drop_handler = self.drop_handler
+        column = StageColumn(model, self._inner)
+        column.view.doubleClicked.connect(
+            lambda index, m=model: self.leadActivated.emit(m.card(index.row()).id)
+        )
+        column.view.activated.connect(
+            lambda index, m=model: self.leadActivated.emit(m.card(index.row()).id)
+        )
+        column.view.selectionModel().selectionChanged.connect(
+            lambda *_args, c=column: self._on_selection(c)
+        )
+        self._row.addWidget(column)
+        return column
+
+    # --- loading -----------------------------------------------------------------------
+
+    def set_filter(self, flt: LeadFilter) -> None:
+        self.filter = flt
+        self.reload()
+
+    def reload(self, stage_ids: Iterable[int] | None = None, keep_rows: bool = False) -> None:
+        """Re-query counts (every column) and cards (the given columns, or all)."""
+        counts = lead_service.count_by_stage(self.workspace, self.filter)
+        wanted = None if stage_ids is None else set(stage_ids)
+        for column in self.columns:
+            model = column.model
+            if wanted is None or model.stage.id in wanted:
+                selected = self._selected_in(column)
+                scroll = column.view.verticalScrollBar().value()
+                rows = model.rowCount() if keep_rows else 0
+                model.reload(counts.get(model.stage.id, 0), self.filter, keep_rows=rows)
+                if keep_rows:
+                    column.view.verticalScrollBar().setValue(scroll)
+                self._select_in(column, selected)
+            else:
+                model.total = max(counts.get(model.stage.id, 0), model.rowCount())
+            column.update_header()
+
+    def on_leads_changed(self, event: LeadsChanged) -> None:
+        if event.reason == "edited" and event.lead_ids:
+            for column in self.columns:
+                column.model.refresh_cards(event.lead_ids)
+            self.reload(stage_ids=(), keep_rows=True)  # a filter may now (not) match: recount
+            if self.filter.active:
+                self.reload(keep_rows=True)
+            return
+        stages = event.stage_ids or None
+        self.reload(stages, keep_rows=True)
+
+    def set_stale_days(self, days: int) -> None:
+        self.stale_days = days
+        for column in self.columns:
+            column.model.stale_days = days
+            column.view.viewport().update()
+
+    # --- selection ---------------------------------------------------------------------
+
+    def _selected_in(self, column: StageColumn) -> list[int]:
+        rows = sorted(i.row() for i in column.view.selectionModel().selectedIndexes())
+        return [column.model.card(r).id for r in rows if r < column.model.rowCount()]
+
+    def _select_in(self, column: StageColumn, lead_ids: Sequence[int]) -> None:
+        selection = column.view.selectionModel()
+        selection.clearSelection()
+        for lead_id in lead_ids:
+            row = column.model.row_of(lead_id)
+            if row is not None:
+                selection.select(column.model.index(row), QItemSelectionModel.SelectionFlag.Select)
+
+    def selected_lead_ids(self) -> list[int]:
+        ids: list[int] = []
+        for column in self.columns:
+            ids.extend(self._selected_in(column))
+        return ids
+
+    def select_leads(self, lead_ids: Sequence[int]) -> None:
+        wanted = set(lead_ids)
+        first = True
+        for column in self.columns:
+            self._select_in(column, [i for i in column.model.lead_ids() if i in wanted])
+            rows = [r for r in map(column.model.row_of, lead_ids) if r is not None]
+            if rows and first:
+                index = column.model.index(min(rows))
+                column.view.selectionModel().setCurrentIndex(
+                    index, QItemSelectionModel.SelectionFlag.NoUpdate
+                )
+                column.view.scrollTo(index)
+                column.view.setFocus()
+                first = False
+
+    def _on_selection(self, column: StageColumn) -> None:
+        # One column at a time, as in any kanban tool, unless Ctrl is held.
+        ctrl = QGuiApplication.keyboardModifiers() & Qt.KeyboardModifier.ControlModifier
+        if column.view.selectionModel().hasSelection() and not ctrl:
+            for other in self.columns:
+                if other is not column and other.view.selectionModel().hasSelection():
+                    other.view.selectionModel().blockSignals(True)
+                    other.view.clearSelection()
+                    other.view.selectionModel().blockSignals(False)
+                    other.view.viewport().update()
+        self.selectionChanged.emit()
+
+    def stage_of_selection(self) -> int | None:
+        for column in self.columns:
+            if column.view.selectionModel().hasSelection():
+                return column.model.stage.id
+        return None
+
+    def column_for(self, stage_id: int) -> StageColumn | None:
+        for column in self.columns:
+            if column.model.stage.id == stage_id:
+                return column
+        return None

@@ -1,0 +1,455 @@
+"""The main window: the funnel board with search, filters, menus, undo and a status bar."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QToolBar,
+)
+
+from nurturedesk import __version__
+from nurturedesk.core import leads as lead_service
+from nurturedesk.core.db import Workspace
+from nurturedesk.core.events import LeadsChanged
+from nurturedesk.core.leads import LeadData, LeadFilter
+from nurturedesk.core.settings import get_setting, set_setting
+from nurturedesk.core.stages import get_stage, list_stages
+from nurturedesk.ui import settings as ui_settings
+from nurturedesk.ui.board.view import BoardWidget
+from nurturedesk.ui.bridge import EventBridge
+from nurturedesk.ui.commands import (
+    AddLeadCommand,
+    DeleteLeadsCommand,
+    EditLeadCommand,
+    MoveLeadsCommand,
+)
+from nurturedesk.ui.lead_editor import LeadEditor
+from nurturedesk.ui.stages_dialog import StagesDialog
+
+SEARCH_DELAY_MS = 120  # wait for a pause in typing before querying
+ALL = ""
+
+
+class MainWindow(QMainWindow):
+    openWorkspaceRequested = Signal(object)  # Path; the application switches workspaces
+
+    def __init__(self, workspace: Workspace, bridge: EventBridge) -> None:
+        super().__init__()
+        self.workspace = workspace
+        self.bridge = bridge
+        self.setWindowTitle(f"NurtureDesk — {workspace.display_name}")
+        self.setMinimumSize(900, 560)
+        self.undo_stack = QUndoStack(self)
+        self.undo_stack.setUndoLimit(200)
+        self.board = BoardWidget(
+            workspace,
+            self.drop_leads,
+            stale_days=int(get_setting(workspace, "stale_days")),
+            parent=self,
+        )
+        self.board.leadActivated.connect(self.edit_lead)
+        self.board.selectionChanged.connect(self._update_actions)
+        self.setCentralWidget(self.board)
+        self._build_toolbar()
+        self._build_menus()
+        self._build_status_bar()
+        self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(self.apply_filter)
+        bridge.leadsChanged.connect(self._on_leads_changed)
+        bridge.stagesChanged.connect(self.board.rebuild)
+        bridge.stagesChanged.connect(self._update_status)
+        bridge.settingsChanged.connect(self._on_settings_changed)
+        self._restore_geometry()
+        self._update_actions()
+        self._update_status()
+
+    # --- construction ------------------------------------------------------------------
+
+    def _action(
+        self,
+        text: str,
+        slot: Callable[[], object],
+        shortcut: QKeySequence | QKeySequence.StandardKey | str | list[str] | None = None,
+        tip: str = "",
+    ) -> QAction:
+        action = QAction(text, self)
+        action.triggered.connect(lambda _checked=False: slot())
+        if isinstance(shortcut, list):
+            action.setShortcuts([QKeySequence(s) for s in shortcut])
+        elif shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        self.addAction(action)  # shortcuts work even when the menu bar is hidden
+        return action
+
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Board", self)
+        bar.setObjectName("boardToolbar")
+        bar.setMovable(False)
+        self.addToolBar(bar)
+        self.new_lead_action = self._action(
+            "&New Lead…", self.new_lead, QKeySequence.StandardKey.New, "Add a lead (Ctrl+N)"
+        )
+        bar.addAction(self.new_lead_action)
+        bar.addSeparator()
+        self.search = QLineEdit()
+        self.search.setObjectName("search")
+        self.search.setPlaceholderText("Search name, email or company  (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self.search.setMinimumWidth(280)
+        self.search.textChanged.connect(lambda _text: self._search_timer.start())
+        self.search.returnPressed.connect(self.apply_filter)
+        bar.addWidget(self.search)
+        self.tag_filter = self._filter_combo(bar, "tagFilter", "All tags")
+        self.owner_filter = self._filter_combo(bar, "ownerFilter", "All owners")
+        self.source_filter = self._filter_combo(bar, "sourceFilter", "All sources")
+        self.clear_filters_action = self._action("Clear filters", self.clear_filters, "Escape")
+        bar.addAction(self.clear_filters_action)
+        self._fill_filter_choices()
+
+    def _filter_combo(self, bar: QToolBar, name: str, everything: str) -> QComboBox:
+        combo = QComboBox()
+        combo.setObjectName(name)
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        combo.setProperty("everything", everything)
+        combo.currentIndexChanged.connect(lambda _i: self.apply_filter())
+        bar.addWidget(combo)
+        return combo
+
+    def _fill_filter_choices(self) -> None:
+        choices = {
+            self.tag_filter: lead_service.all_tags(self.workspace),
+            self.owner_filter: lead_service.distinct_values(self.workspace, "owner"),
+            self.source_filter: lead_service.distinct_values(self.workspace, "source"),
+        }
+        for combo, values in choices.items():
+            current = combo.currentData() or ALL
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItem(str(combo.property("everything")), ALL)
+            for value in values:
+                combo.addItem(value, value)
+            combo.setCurrentIndex(max(0, combo.findData(current)))
+            combo.blockSignals(False)
+
+    def _build_menus(self) -> None:
+        menus = self.menuBar()
+        file_menu = menus.addMenu("&File")
+        file_menu.addAction(self._action("&New Workspace…", self.new_workspace, "Ctrl+Shift+N"))
+        file_menu.addAction(
+            self._action("&Open Workspace…", self.open_workspace, QKeySequence.StandardKey.Open)
+        )
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addSeparator()
+        self.file_menu = file_menu
+        self.quit_action = self._action("&Quit", self.quit, QKeySequence.StandardKey.Quit)
+        file_menu.addAction(self.quit_action)
+
+        edit = menus.addMenu("&Edit")
+        self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.addAction(self.undo_action)
+        self.addAction(self.redo_action)
+        edit.addAction(self.undo_action)
+        edit.addAction(self.redo_action)
+        edit.addSeparator()
+        self.find_action = self._action("&Find…", self.focus_search, QKeySequence.StandardKey.Find)
+        edit.addAction(self.find_action)
+        self.edit_menu = edit
+
+        lead = menus.addMenu("&Lead")
+        lead.addAction(self.new_lead_action)
+        self.edit_lead_action = self._action("&Edit Lead…", self.edit_selected, "Ctrl+E")
+        lead.addAction(self.edit_lead_action)
+        lead.addSeparator()
+        self.next_stage_action = self._action(
+            "Move to &Next Stage", lambda: self.shift_selection(1), ["Alt+Right", "Ctrl+]"]
+        )
+        self.prev_stage_action = self._action(
+            "Move to &Previous Stage", lambda: self.shift_selection(-1), ["Alt+Left", "Ctrl+["]
+        )
+        lead.addAction(self.next_stage_action)
+        lead.addAction(self.prev_stage_action)
+        self.move_to_menu = lead.addMenu("Move &To")
+        self.move_to_menu.aboutToShow.connect(self._fill_move_to_menu)
+        lead.addSeparator()
+        self.delete_action = self._action(
+            "&Delete…", self.delete_selected, QKeySequence.StandardKey.Delete
+        )
+        lead.addAction(self.delete_action)
+        self.lead_menu = lead
+
+        board = menus.addMenu("&Board")
+        board.addAction(self._action("Manage &Stages…", self.manage_stages))
+        board.addAction(self._action("Mark Cards &Stale After…", self.set_stale_days))
+        board.addAction(self._action("&Refresh", self.refresh, QKeySequence.StandardKey.Refresh))
+        self.board_menu = board
+
+        help_menu = menus.addMenu("&Help")
+        help_menu.addAction(self._action("&About NurtureDesk", self.about))
+        self.help_menu = help_menu
+
+    def _build_status_bar(self) -> None:
+        self.status_count = QLabel()
+        self.status_count.setObjectName("statusCount")
+        self.statusBar().addPermanentWidget(self.status_count)
+
+    # --- board events ------------------------------------------------------------------
+
+    def _on_leads_changed(self, event: LeadsChanged) -> None:
+        self.board.on_leads_changed(event)
+        if event.reason in ("added", "edited", "demo", "restored", "imported"):
+            self._fill_filter_choices()
+        self._update_status()
+        self._update_actions()
+
+    def _on_settings_changed(self, event: object) -> None:
+        self.board.set_stale_days(int(get_setting(self.workspace, "stale_days")))
+
+    def _update_status(self) -> None:
+        shown = sum(c.model.total for c in self.board.columns)
+        text = f"{shown:,} leads"
+        if self.board.filter.active:
+            text += " match"
+        self.status_count.setText(text)
+
+    def _update_actions(self) -> None:
+        has = bool(self.board.selected_lead_ids())
+        for action in (
+            self.edit_lead_action,
+            self.next_stage_action,
+            self.prev_stage_action,
+            self.delete_action,
+        ):
+            action.setEnabled(has)
+        self.move_to_menu.setEnabled(has)
+
+    # --- filtering ---------------------------------------------------------------------
+
+    def current_filter(self) -> LeadFilter:
+        return LeadFilter(
+            search=self.search.text(),
+            tag=self.tag_filter.currentData() or "",
+            owner=self.owner_filter.currentData() or "",
+            source=self.source_filter.currentData() or "",
+        )
+
+    def apply_filter(self) -> None:
+        self._search_timer.stop()
+        self.board.set_filter(self.current_filter())
+        self._update_status()
+        self._update_actions()
+
+    def clear_filters(self) -> None:
+        for combo in (self.tag_filter, self.owner_filter, self.source_filter):
+            combo.blockSignals(True)
+            combo.setCurrentIndex(0)
+            combo.blockSignals(False)
+        self.search.blockSignals(True)
+        self.search.clear()
+        self.search.blockSignals(False)
+        self.apply_filter()
+
+    def focus_search(self) -> None:
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()
+
+    def refresh(self) -> None:
+        self._fill_filter_choices()
+        self.board.rebuild()
+        self._update_status()
+
+    # --- lead actions ------------------------------------------------------------------
+
+    def show_error(self, message: str) -> None:
+        self.statusBar().showMessage(message, 10_000)
+        box = QMessageBox(QMessageBox.Icon.Warning, "NurtureDesk", message, parent=self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()  # not exec(): never block the event loop (the scheduler keeps working)
+
+    def drop_leads(self, lead_ids: list[int], stage_id: int, before_lead_id: int | None) -> None:
+        """A drop on the board: one undoable move."""
+        stage = get_stage(self.workspace, stage_id)
+        self.undo_stack.push(
+            MoveLeadsCommand(
+                self.workspace, lead_ids, stage_id, stage.name, before_lead_id, self.show_error
+            )
+        )
+        self.board.select_leads(lead_ids)
+
+    def shift_selection(self, delta: int) -> None:
+        """Move the selected cards to the next (or previous) stage: the keyboard's drag."""
+        ids = self.board.selected_lead_ids()
+        current = self.board.stage_of_selection()
+        if not ids or current is None:
+            return
+        stages = list_stages(self.workspace)
+        index = next(i for i, s in enumerate(stages) if s.id == current)
+        target = index + delta
+        if not 0 <= target < len(stages):
+            return
+        self.drop_leads(ids, stages[target].id, None)
+
+    def _fill_move_to_menu(self) -> None:
+        self.move_to_menu.clear()
+        for stage in list_stages(self.workspace):
+            action = self.move_to_menu.addAction(stage.name)
+            action.triggered.connect(
+                lambda _c=False, s=stage.id: self.drop_leads(
+                    self.board.selected_lead_ids(), s, None
+                )
+            )
+
+    def new_lead(self) -> None:
+        stages = list_stages(self.workspace)
+
+        def save(data: LeadData, stage_id: int | None) -> None:
+            lead = lead_service.add_lead(self.workspace, data, stage_id)
+            self.undo_stack.push(AddLeadCommand(self.workspace, lead, self.show_error))
+            self._last_added = lead.id
+
+        editor = LeadEditor(save, None, stages, self.board.stage_of_selection(), self)
+        if editor.exec():
+            self.board.select_leads([self._last_added])
+
+    def edit_selected(self) -> None:
+        ids = self.board.selected_lead_ids()
+        if ids:
+            self.edit_lead(ids[0])
+
+    def edit_lead(self, lead_id: int) -> None:
+        try:
+            lead = lead_service.get_lead(self.workspace, lead_id)
+        except Exception as exc:  # deleted meanwhile (another process)
+            self.show_error(str(exc))
+            return
+
+        def save(data: LeadData, _stage_id: int | None) -> None:
+            before, after = lead_service.update_lead(self.workspace, lead_id, data)
+            if before != after:
+                self.undo_stack.push(
+                    EditLeadCommand(self.workspace, before, after, self.show_error)
+                )
+
+        self.lead_editor = LeadEditor(save, lead, parent=self)
+        self.lead_editor.exec()
+
+    def delete_selected(self) -> None:
+        ids = self.board.selected_lead_ids()
+        if not ids:
+            return
+        what = "this lead" if len(ids) == 1 else f"these {len(ids)} leads"
+        answer = QMessageBox.question(
+            self,
+            "Delete leads",
+            f"Delete {what}? You can undo this with Ctrl+Z.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.undo_stack.push(DeleteLeadsCommand(self.workspace, ids, self.show_error))
+
+    # --- board settings ----------------------------------------------------------------
+
+    def manage_stages(self) -> None:
+        StagesDialog(self.workspace, self).exec()
+
+    def set_stale_days(self) -> None:
+        current = int(get_setting(self.workspace, "stale_days"))
+        days, ok = QInputDialog.getInt(
+            self,
+            "Stale cards",
+            "Mark a card as going stale after this many days in an open stage:",
+            current,
+            1,
+            3650,
+        )
+        if ok:
+            set_setting(self.workspace, "stale_days", days)
+
+    # --- workspaces --------------------------------------------------------------------
+
+    def new_workspace(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "New workspace", str(Path.home() / "workspace.sqlite"), "Workspaces (*.sqlite)"
+        )
+        if path:
+            target = Path(path)
+            if target.exists():
+                self.show_error(f"{target} already exists; choose a new name.")
+                return
+            self.openWorkspaceRequested.emit(target)
+
+    def open_workspace(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open workspace", str(Path.home()), "Workspaces (*.sqlite *.db);;All files (*)"
+        )
+        if path:
+            self.openWorkspaceRequested.emit(Path(path))
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = ui_settings.recent_workspaces()
+        for path in recent:
+            action = self.recent_menu.addAction(str(path))
+            action.triggered.connect(lambda _c=False, p=path: self.openWorkspaceRequested.emit(p))
+        if not recent:
+            self.recent_menu.addAction("No recent workspaces").setEnabled(False)
+
+    def about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About NurtureDesk",
+            f"<b>NurtureDesk {__version__}</b><p>Nurture leads until they are ready to buy."
+            f"<p>Workspace: {self.workspace.display_name}",
+        )
+
+    # --- window lifetime ---------------------------------------------------------------
+
+    def _restore_geometry(self) -> None:
+        geometry, state = ui_settings.window_geometry()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1360, 800)
+        if state is not None:
+            self.restoreState(state)
+
+    def save_geometry(self) -> None:
+        ui_settings.save_window_state(self.saveGeometry(), self.saveState())
+
+    def quit(self) -> None:
+        self.save_geometry()
+        from PySide6.QtWidgets import QApplication
+
+        QApplication.quit()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_geometry()
+        super().closeEvent(event)
+
+    def menu(self, name: str) -> QMenu:
+        """A top-level menu by name ("file", "edit", "lead", "board", "help") for add-ons."""
+        return {
+            "file": self.file_menu,
+            "edit": self.edit_menu,
+            "lead": self.lead_menu,
+            "board": self.board_menu,
+            "help": self.help_menu,
+        }[name]
