@@ -121,7 +121,15 @@ def selftest_report(workspace: Workspace) -> dict[str, Any]:
         "stages": len(window.board.columns),
         "leads": sum(count_by_stage(workspace).values()),
         "main window": "ok",
+        **environment_report(),
     }
     window.close()
     bridge.detach()
     return report
+
+
+def environment_report() -> dict[str, Any]:
+    """What the packaged app found around it (keyring backend, frozen or not)."""
+    from nurturedesk import diagnostics
+
+    return {"keyring": diagnostics.keyring_backend(), "frozen": diagnostics.frozen()}

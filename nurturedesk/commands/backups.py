@@ -59,7 +59,9 @@ def list_backups(ctx: Context) -> int:
         print(f"No automatic backups yet (they go to {backups_dir(ctx.workspace_path)}).")
     for row in rows:
         state = "ok" if row["good"] else f"DAMAGED: {row['problem']}"
-        print(f"{row['taken_at']}  {float(str(row['size_bytes'])) / 1e6:7.1f} MB  {row['path']}  {state}")
+        print(
+            f"{row['taken_at']}  {float(str(row['size_bytes'])) / 1e6:7.1f} MB  {row['path']}  {state}"
+        )
     return 0
 
 
