@@ -189,6 +189,27 @@ def _write_record(record_path: Path, holder: SenderHolder) -> None:
     os.replace(tmp, record_path)  # atomic: a reader sees the old record or the new one
 
 
+# Locks this process holds, by lock file: `hold_sender_lock` and `sending_allowed` reuse them.
+_held: dict[Path, SenderLock] = {}
+_held_guard = threading.Lock()
+_process_kind = "app"
+_last_refusal: dict[Path, int] = {}
+
+
+def set_process_kind(kind: str) -> None:
+    """What this process is ("gui", "run"): used by `sending_allowed` when it takes the lock."""
+    global _process_kind
+    _process_kind = kind
+
+
+def held_lock(workspace: Any) -> SenderLock | None:
+    """The sender lock this process holds for the workspace, if any."""
+    path, url, _ = _workspace_where(workspace)
+    with _held_guard:
+        lock = _held.get(lock_paths(path, url)[0])
+    return lock if lock is not None and lock.held else None
+
+
 class SenderLock:
     """A held sender lock. Release it (or let the process end) to let another sender in."""
 
@@ -233,6 +254,9 @@ class SenderLock:
             self._thread.join(timeout=5)
             self._thread = None
         fh, self._fh = self._fh, None
+        with _held_guard:
+            if _held.get(self.lock_path) is self:
+                del _held[self.lock_path]
         # Remove our record first, while we still hold the lock: nobody else can be writing.
         with contextlib.suppress(OSError):
             if (current := read_holder(self.record_path)) and current.pid == self.holder.pid:
@@ -295,6 +319,8 @@ def acquire_sender_lock(
         fh.close()
         raise StorageError(f"Cannot write the sender lock record {record_path}: {exc}.") from exc
     lock = SenderLock(fh, lock_path, record_path, holder)
+    with _held_guard:
+        _held[lock_path] = lock
     if heartbeat_seconds:
         lock.start_heartbeat(heartbeat_seconds)
     log.info("holding the sender lock for %s as %s", name, kind)
@@ -303,11 +329,48 @@ def acquire_sender_lock(
 
 @contextlib.contextmanager
 def hold_sender_lock(workspace: Any, kind: str) -> Iterator[SenderLock]:
-    """The lock for one unit of sending (`send-due`); released when the block ends."""
+    """The lock for one unit of sending (`send-due`, a restore); released when the block
+    ends. If this process already holds it (the GUI's "send now"), that lock is used and
+    kept. Raises `SenderBusyError` (a UserError: the CLI prints who sends, exits 1)."""
+    existing = held_lock(workspace)
+    if existing is not None:
+        yield existing
+        return
     lock = acquire_sender_lock(workspace, kind, heartbeat_seconds=None)
     try:
         yield lock
     finally:
+        lock.release()
+
+
+def sending_allowed(workspace: Any, kind: str | None = None) -> bool:
+    """For the scheduler's dispatch tick: may this process send now?
+
+    True if this process holds the lock, or just took it (then it keeps it, with a
+    heartbeat, until `release_all` or the process ends). False if another process holds
+    it; that is logged once per holder, and the next tick tries again, so when the other
+    sender stops, this one takes over.
+    """
+    if held_lock(workspace) is not None:
+        return True
+    try:
+        acquire_sender_lock(workspace, kind or _process_kind)
+    except SenderBusyError as exc:
+        pid = exc.holder.pid if exc.holder else -1
+        path, url, _ = _workspace_where(workspace)
+        key = lock_paths(path, url)[0]
+        if _last_refusal.get(key) != pid:
+            _last_refusal[key] = pid
+            log.warning("not sending: %s", exc)
+        return False
+    return True
+
+
+def release_all() -> None:
+    """Let go of every sender lock this process holds (at shutdown, or a workspace switch)."""
+    with _held_guard:
+        locks = list(_held.values())
+    for lock in locks:
         lock.release()
 
 

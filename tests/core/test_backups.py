@@ -21,7 +21,7 @@ from nurturedesk.core.backups import (
 from nurturedesk.core.clock import FakeClock
 from nurturedesk.core.db import Workspace, open_workspace
 from nurturedesk.core.errors import DamagedWorkspaceError, UserError, WorkspaceError
-from nurturedesk.core.sender_lock import hold_sender_lock
+from tests.core.test_sender_lock import start_holder
 
 NOW = datetime(2026, 3, 2, 9, 0, 0)
 
@@ -201,8 +201,13 @@ def test_restore_is_refused_while_a_sender_holds_the_workspace(
     copy = backup_to(workspace, tmp_path / "copy.sqlite").path
     assert workspace.path is not None
     before = digest(workspace.path)
-    with hold_sender_lock(workspace, "run"):
+    holder = start_holder(workspace, "run")  # a headless `run` in another process
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "LOCKED"
         assert main(["-w", str(workspace.path), "restore", str(copy)]) == 1
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
     assert "already being sent by the headless" in capsys.readouterr().err
     assert digest(workspace.path) == before
 

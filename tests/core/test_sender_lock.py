@@ -19,6 +19,8 @@ from nurturedesk.core.sender_lock import (
     acquire_sender_lock,
     current_holder,
     hold_sender_lock,
+    release_all,
+    sending_allowed,
 )
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses SIGKILL")
@@ -129,12 +131,35 @@ def test_only_one_of_several_racing_processes_gets_the_lock(
     assert holder is not None and holder.pid == winner.pid
 
 
-def test_same_process_cannot_take_it_twice(workspace: Workspace) -> None:
-    with hold_sender_lock(workspace, "gui"), pytest.raises(SenderBusyError):
-        acquire_sender_lock(workspace, "send-due", heartbeat_seconds=None)
-    # Released at the end of the block: free again.
-    with hold_sender_lock(workspace, "send-due"):
-        pass
+def test_same_process_reuses_its_lock_and_never_takes_it_twice(workspace: Workspace) -> None:
+    with hold_sender_lock(workspace, "gui") as outer:
+        with pytest.raises(SenderBusyError):
+            acquire_sender_lock(workspace, "send-due", heartbeat_seconds=None)
+        with hold_sender_lock(workspace, "send-due") as inner:  # "send now" in the GUI
+            assert inner is outer
+        assert outer.held  # the inner block did not release the outer lock
+    assert current_holder(workspace) is None
+
+
+def test_dispatch_tick_sends_only_while_no_other_process_holds_the_lock(
+    workspace: Workspace, children: list[subprocess.Popen[str]]
+) -> None:
+    other = start_holder(workspace, "run")
+    children.append(other)
+    assert other.stdout is not None and other.stdout.readline().strip() == "LOCKED"
+    assert not sending_allowed(workspace, "gui")
+    assert not sending_allowed(workspace, "gui")
+    assert other.stdin is not None
+    other.stdin.close()  # the headless run stops
+    assert other.stdout.readline().strip() == "RELEASED"
+    other.wait(timeout=10)
+    try:
+        assert sending_allowed(workspace, "gui")  # this process takes over and keeps it
+        holder = current_holder(workspace)
+        assert holder is not None and (holder.pid, holder.kind) == (os.getpid(), "gui")
+    finally:
+        release_all()
+    assert current_holder(workspace) is None
 
 
 def test_heartbeat_refreshes_the_record(workspace: Workspace) -> None:
