@@ -125,9 +125,11 @@ def build_cli() -> CommandLine:
 
 
 def configure_logging(verbose: bool) -> None:
+    from nurturedesk.crash import install_crash_handler
     from nurturedesk.logs import setup_logging
 
     setup_logging(verbose=verbose)
+    install_crash_handler()  # bugs: logged (secrets scrubbed); the GUI adds its dialog
 
 
 def main(argv: Sequence[str] | None = None) -> int:
