@@ -75,6 +75,10 @@ class _Where:
 
 
 def register(cli: CommandLine) -> None:
+    # Start-at-login launches `nurturedesk --background`: the GUI goes straight to the tray.
+    cli.parser.add_argument(
+        "--background", action="store_true", help="start in the tray, without the window"
+    )
     p = cli.command("backup", backup, "write a consistent copy of the workspace to PATH")
     p.add_argument("path", metavar="PATH", help="a file to create, or a folder to put it in")
     p.add_argument("--force", action="store_true", help="overwrite PATH if it exists")

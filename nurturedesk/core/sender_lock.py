@@ -194,6 +194,21 @@ _held: dict[Path, SenderLock] = {}
 _held_guard = threading.Lock()
 _process_kind = "app"
 _last_refusal: dict[Path, int] = {}
+_paused = threading.Event()
+
+
+def set_sending_paused(paused: bool) -> None:
+    """"Pause sending" (tray): this process keeps the lock (so nobody else starts sending)
+    but `sending_allowed` says no until resumed."""
+    if paused:
+        _paused.set()
+    else:
+        _paused.clear()
+    log.info("sending %s", "paused" if paused else "resumed")
+
+
+def sending_paused() -> bool:
+    return _paused.is_set()
 
 
 def set_process_kind(kind: str) -> None:
@@ -352,7 +367,7 @@ def sending_allowed(workspace: Any, kind: str | None = None) -> bool:
     sender stops, this one takes over.
     """
     if held_lock(workspace) is not None:
-        return True
+        return not sending_paused()
     try:
         acquire_sender_lock(workspace, kind or _process_kind)
     except SenderBusyError as exc:
@@ -363,7 +378,7 @@ def sending_allowed(workspace: Any, kind: str | None = None) -> bool:
             _last_refusal[key] = pid
             log.warning("not sending: %s", exc)
         return False
-    return True
+    return not sending_paused()
 
 
 def release_all() -> None:
