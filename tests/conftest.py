@@ -11,8 +11,35 @@ import pytest
 
 from nurturedesk.core.clock import FakeClock
 from nurturedesk.core.db import Workspace, open_workspace
+from tests.xvfb import Display, start_xvfb
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+_display: Display | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Run Qt on a private Xvfb display (real windows and real X input) when there is one;
+    otherwise offscreen. Either way never on the developer's own screen."""
+    global _display
+    if os.environ.get("NURTUREDESK_TEST_PLATFORM") == "offscreen":
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        return
+    _display = start_xvfb()
+    if _display is None:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    else:
+        os.environ["DISPLAY"] = _display.name
+        os.environ["QT_QPA_PLATFORM"] = "xcb"
+    os.environ.pop("WAYLAND_DISPLAY", None)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _display is not None:
+        _display.stop()
+
+
+def on_xvfb() -> bool:
+    return _display is not None
 
 
 @pytest.fixture(autouse=True)
@@ -29,6 +56,9 @@ def isolated_dirs(
     }.items():
         (home / sub).mkdir()
         monkeypatch.setenv(var, str(home / sub))
+    runtime = home / "runtime"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("NURTUREDESK_WORKSPACE", raising=False)
     return home

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -116,8 +116,9 @@ class MainWindow(QMainWindow):
         self.tag_filter = self._filter_combo(bar, "tagFilter", "All tags")
         self.owner_filter = self._filter_combo(bar, "ownerFilter", "All owners")
         self.source_filter = self._filter_combo(bar, "sourceFilter", "All sources")
-        self.clear_filters_action = self._action("Clear filters", self.clear_filters, "Escape")
+        self.clear_filters_action = self._action("Clear filters", self.clear_filters)
         bar.addAction(self.clear_filters_action)
+        self.search.installEventFilter(self)  # Escape there clears search and filters
         self._fill_filter_choices()
 
     def _filter_combo(self, bar: QToolBar, name: str, everything: str) -> QComboBox:
@@ -265,6 +266,17 @@ class MainWindow(QMainWindow):
         self.search.clear()
         self.search.blockSignals(False)
         self.apply_filter()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (
+            watched is self.search
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() == Qt.Key.Key_Escape
+        ):
+            self.clear_filters()
+            return True
+        return super().eventFilter(watched, event)
 
     def focus_search(self) -> None:
         self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)

@@ -80,6 +80,7 @@ class StageColumnModel(QAbstractListModel):
         self.total = 0
         self._cards: list[LeadCard] = []
         self.drop_handler: DropHandler | None = None
+        self._fetching = False
 
     # --- loading -----------------------------------------------------------------------
 
@@ -101,8 +102,16 @@ class StageColumnModel(QAbstractListModel):
         return not parent.isValid() and len(self._cards) < self.total
 
     def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
-        if parent.isValid() or not self.canFetchMore():
+        # Views (and the model tester) may ask again from inside beginInsertRows: once is enough.
+        if parent.isValid() or self._fetching or not self.canFetchMore():
             return
+        self._fetching = True
+        try:
+            self._fetch_page()
+        finally:
+            self._fetching = False
+
+    def _fetch_page(self) -> None:
         last = self._cards[-1] if self._cards else None
         after = (last.position, last.id) if last else None
         page = lead_service.page_cards(

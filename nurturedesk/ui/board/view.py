@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from PySide6.QtCore import QItemSelectionModel, Qt, Signal
-from PySide6.QtGui import QColor, QGuiApplication
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
+from PySide6.QtGui import QColor, QGuiApplication, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -35,6 +35,8 @@ BOARD_STYLE = """
 class CardListView(QListView):
     """A column's cards: multi-select, drag out, drop in (between cards or at the end)."""
 
+    returnPressed = Signal(QModelIndex)  # Enter on the current card opens it, as a double-click
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -50,6 +52,12 @@ class CardListView(QListView):
         self.setItemDelegate(CardDelegate(self))
         self.setMouseTracking(True)
         self.viewport().setAutoFillBackground(False)  # the column's colour shows between cards
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
+            self.returnPressed.emit(self.currentIndex())
+            return
+        super().keyPressEvent(event)
 
 
 class StageColumn(QFrame):
@@ -143,7 +151,7 @@ class BoardWidget(QScrollArea):
         column.view.doubleClicked.connect(
             lambda index, m=model: self.leadActivated.emit(m.card(index.row()).id)
         )
-        column.view.activated.connect(
+        column.view.returnPressed.connect(
             lambda index, m=model: self.leadActivated.emit(m.card(index.row()).id)
         )
         column.view.selectionModel().selectionChanged.connect(

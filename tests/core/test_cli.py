@@ -1,0 +1,114 @@
+"""The command line: exit codes, messages, JSON, and the same data the GUI sees."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nurturedesk.cli import main
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "nurturedesk", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+    )
+
+
+def test_version_and_usage_errors() -> None:
+    assert run("--version").stdout.startswith("nurturedesk ")
+    bad = run("lead", "frobnicate")
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_add_list_move_and_stage_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ws = str(tmp_path / "w.sqlite")
+    assert (
+        main(
+            [
+                "--workspace",
+                ws,
+                "lead",
+                "add",
+                "--email",
+                "Jane@ACME.com",
+                "--first-name",
+                "Jane",
+                "--company",
+                "Acme",
+                "--tag",
+                "webinar",
+                "--tag",
+                "emea",
+                "--stage",
+                "nurturing",
+            ]
+        )
+        == 0
+    )
+    assert main(["-w", ws, "lead", "add", "--email", "bob@globex.com", "--first-name", "Bob"]) == 0
+    capsys.readouterr()
+    assert main(["-w", ws, "lead", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(r["email"], r["stage"], r["tags"]) for r in listed] == [
+        ("bob@globex.com", "New", []),
+        ("Jane@acme.com", "Nurturing", ["emea", "webinar"]),
+    ]
+    assert {"id", "email", "first_name", "last_name", "company", "stage", "score", "tags"} <= set(
+        listed[0]
+    )
+    assert main(["lead", "move", "jane@acme.com", "Sales-ready", "--workspace", ws]) == 0
+    capsys.readouterr()
+    assert main(["-w", ws, "lead", "list", "--stage", "sales-ready", "--json"]) == 0
+    assert [r["first_name"] for r in json.loads(capsys.readouterr().out)] == ["Jane"]
+    assert main(["-w", ws, "stage", "list", "--json"]) == 0
+    stages = {s["name"]: s for s in json.loads(capsys.readouterr().out)}
+    assert stages["Sales-ready"]["count"] == 1 and stages["New"]["count"] == 1
+    assert stages["New"]["position"] == 0
+
+
+def test_errors_are_one_line_on_stderr_with_exit_1(tmp_path: Path) -> None:
+    ws = str(tmp_path / "w.sqlite")
+    assert run("-w", ws, "lead", "add", "--email", "a@example.com").returncode == 0
+    dup = run("-w", ws, "lead", "add", "--email", "A@EXAMPLE.COM")
+    assert dup.returncode == 1
+    assert dup.stderr.strip().count("\n") == 0 and "already exists" in dup.stderr
+    bad = run("-w", ws, "lead", "add", "--email", "nope")
+    assert bad.returncode == 1 and "Invalid email address" in bad.stderr
+    missing = run("-w", ws, "lead", "move", "ghost@example.com", "Won")
+    assert missing.returncode == 1 and "No lead with email" in missing.stderr
+    not_ws = tmp_path / "notes.txt"
+    not_ws.write_text("hello")
+    refused = run("-w", str(not_ws), "lead", "list")
+    assert refused.returncode == 1 and "not a NurtureDesk workspace" in refused.stderr
+    assert not_ws.read_text() == "hello"
+    assert "Traceback" not in dup.stderr + bad.stderr + missing.stderr + refused.stderr
+
+
+def test_workspace_from_environment_variable(tmp_path: Path) -> None:
+    ws = tmp_path / "env.sqlite"
+    result = run(
+        "lead", "add", "--email", "env@example.com", env={"NURTUREDESK_WORKSPACE": str(ws)}
+    )
+    assert result.returncode == 0, result.stderr
+    assert ws.exists()
+
+
+def test_demo_then_selftest_builds_the_window(tmp_path: Path) -> None:
+    ws = str(tmp_path / "demo.sqlite")
+    demo = run("-w", ws, "demo", "--leads", "250")
+    assert demo.returncode == 0, demo.stderr
+    counts = json.loads(run("-w", ws, "stage", "list", "--json").stdout)
+    assert sum(s["count"] for s in counts) == 250
+    assert sum(1 for s in counts if s["count"] > 0) >= 7  # spread across the funnel
+    selftest = run("-w", ws, "selftest", env={"QT_QPA_PLATFORM": "offscreen"})
+    assert selftest.returncode == 0, selftest.stderr
+    assert "main window: ok" in selftest.stdout and "leads: 250" in selftest.stdout
