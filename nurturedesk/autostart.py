@@ -7,6 +7,7 @@ to the tray, no window) so mail goes out after a reboot without anyone opening t
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import shlex
@@ -119,7 +120,5 @@ def _set_windows(enabled: bool) -> None:  # pragma: no cover - Windows only
             command = subprocess.list2cmdline(launch_command())
             winreg.SetValueEx(key, "NurtureDesk", 0, winreg.REG_SZ, f"{command} --background")
         else:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 winreg.DeleteValue(key, "NurtureDesk")
-            except FileNotFoundError:
-                pass

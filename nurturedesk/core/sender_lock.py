@@ -198,7 +198,7 @@ _paused = threading.Event()
 
 
 def set_sending_paused(paused: bool) -> None:
-    """"Pause sending" (tray): this process keeps the lock (so nobody else starts sending)
+    """ "Pause sending" (tray): this process keeps the lock (so nobody else starts sending)
     but `sending_allowed` says no until resumed."""
     if paused:
         _paused.set()

@@ -5,11 +5,10 @@ and the offer to restore a damaged workspace."""
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
 from PySide6.QtCore import QTimer
@@ -45,7 +44,6 @@ def click_in_next_dialog(text: str, seen: list[str]) -> None:
 def app(qtbot: QtBot, tmp_path: Path) -> Iterator[Application]:
     application = Application()
     assert application.open(tmp_path / "w.sqlite")
-    qtbot.addWidget(application.window)
     yield application
     application.close()
     sender_lock.set_sending_paused(False)
@@ -89,7 +87,6 @@ def test_closing_with_a_tray_hides_and_says_so_once(
     path = app.workspace.path
     app.close()
     assert app.open(path)
-    qtbot.addWidget(app.window)
     tray = app.background.background.tray
     assert tray is not None
     assert "NurtureDesk" in tray.toolTip()
@@ -165,7 +162,6 @@ def test_damaged_workspace_offers_the_newest_good_backup(qtbot: QtBot, tmp_path:
     application = Application()
     try:
         assert application.open(path)
-        qtbot.addWidget(application.window)
         assert "Restore the newest good backup" in seen[0]
         assert application.workspace is not None
         assert len(leads.list_leads(application.workspace, leads.LeadFilter())) == 150
@@ -177,6 +173,9 @@ def test_crash_in_a_worker_thread_shows_the_dialog_with_the_log_path(
     qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shown: list[tuple[str, str]] = []
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    monkeypatch.setattr(crash_dialog, "_reporter", None)
     reporter = crash_dialog.install()
     monkeypatch.setattr(reporter, "show_dialog", lambda text, path: shown.append((text, path)))
     reporter.crashed.disconnect()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from PySide6.QtCore import QModelIndex, Qt
-from pytestqt.qtbot import QtBot
 
 from nurturedesk.core import leads
 from nurturedesk.core.clock import FakeClock
