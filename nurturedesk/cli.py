@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "nurturedesk.commands.leads",
     "nurturedesk.commands.stages",
     "nurturedesk.commands.backups",
+    "nurturedesk.commands.sender",
 ]
 
 

@@ -78,12 +78,19 @@ class SenderHolder:
 class SenderBusyError(UserError):
     """Another process holds the sender lock: this one must not dispatch mail."""
 
-    def __init__(self, workspace_name: str, holder: SenderHolder | None) -> None:
+    def __init__(self, workspace_name: str, holder: SenderHolder | None, kind: str = "") -> None:
         who = holder.describe() if holder else "another NurtureDesk process"
-        super().__init__(
-            f"Mail for {workspace_name} is already being sent by {who}; "
-            "this process will not send. Close that one to send from here."
-        )
+        if kind == "restore":
+            message = (
+                f"Cannot restore {workspace_name} while {who} is using it "
+                "(it sends its mail); close that one first."
+            )
+        else:
+            message = (
+                f"Mail for {workspace_name} is already being sent by {who}; "
+                "this process will not send. Close that one to send from here."
+            )
+        super().__init__(message)
         self.holder = holder
 
 
@@ -317,7 +324,7 @@ def acquire_sender_lock(
         ) from exc
     if not _try_lock_patiently(fh):
         fh.close()
-        raise SenderBusyError(name, _read_holder_settled(record_path))
+        raise SenderBusyError(name, _read_holder_settled(record_path), kind)
     previous = read_holder(record_path)
     if previous is not None:
         # The lock was free but a record remains: its process ended without releasing

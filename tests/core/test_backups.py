@@ -208,7 +208,9 @@ def test_restore_is_refused_while_a_sender_holds_the_workspace(
     finally:
         holder.kill()
         holder.wait(timeout=10)
-    assert "already being sent by the headless" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "Cannot restore workspace.sqlite while the headless `nurturedesk run`" in err
+    assert f"process {holder.pid}" in err
     assert digest(workspace.path) == before
 
 

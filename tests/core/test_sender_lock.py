@@ -173,3 +173,18 @@ def test_heartbeat_refreshes_the_record(workspace: Workspace) -> None:
     finally:
         lock.release()
     assert not Path(str(workspace.path) + ".sender.json").exists()
+
+
+def test_cli_says_who_sends(
+    workspace: Workspace, children: list[subprocess.Popen[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nurturedesk.cli import main
+
+    assert main(["-w", str(workspace.path), "sender"]) == 0
+    assert "Nobody is sending" in capsys.readouterr().out
+    holder = start_holder(workspace, "run")
+    children.append(holder)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "LOCKED"
+    assert main(["-w", str(workspace.path), "sender"]) == 0
+    out = capsys.readouterr().out
+    assert f"headless `nurturedesk run` (process {holder.pid}" in out
