@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QTimer
@@ -21,8 +20,8 @@ from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon,
 
 from nurturedesk import autostart
 from nurturedesk.core import sender_lock
+from nurturedesk.core.background_status import BackgroundStatus, background_status
 from nurturedesk.core.errors import UserError
-from nurturedesk.core.sending_status import SendingStatus, sending_status
 from nurturedesk.paths import resource_dir
 from nurturedesk.ui import settings as ui_settings
 
@@ -47,13 +46,15 @@ def tray_available() -> bool:
     return bool(QSystemTrayIcon.isSystemTrayAvailable())
 
 
-def describe_status(status: SendingStatus, local_now: datetime | None = None) -> list[str]:
+def describe_status(status: BackgroundStatus) -> list[str]:
     """The lines the tray menu and tooltip show, in words."""
     lines = []
     if status.other_sender is not None:
         lines.append(f"Mail is sent by {status.other_sender.describe()}")
     elif status.paused:
         lines.append("Sending is paused")
+    if status.ready is False:
+        lines.append("Sending is not set up")
     if status.next_send_at is not None:
         lines.append(f"Next send: {status.next_send_at:%a %H:%M} UTC")
     elif status.sent_today is not None:
@@ -138,7 +139,7 @@ class Background(QObject):
         try:
             # Keep trying: if the other sender stopped, this process takes over.
             sender_lock.sending_allowed(self.workspace, "gui")
-            lines = describe_status(sending_status(self.workspace))
+            lines = describe_status(background_status(self.workspace))
         except UserError as exc:  # the disk went away: say so, try again later
             lines = [str(exc)]
         self.status_lines = lines

@@ -190,3 +190,37 @@ def test_crash_in_a_worker_thread_shows_the_dialog_with_the_log_path(
     qtbot.waitUntil(lambda: bool(shown))
     text, _path = shown[0]
     assert "RuntimeError" in text and "letmein123" not in text
+
+
+def test_window_opened_while_run_sends_says_who_and_takes_over_after(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    from tests.core.test_sender_lock import start_holder
+
+    path = tmp_path / "w.sqlite"
+    ws = open_workspace(path)
+    other = start_holder(ws, "run")
+    ws.close()
+    application = Application()
+    try:
+        assert other.stdout is not None and other.stdout.readline().strip() == "LOCKED"
+        assert application.open(path)
+        controller = application.background.background
+        assert application.workspace is not None
+        assert sender_lock.held_lock(application.workspace) is None  # never two senders
+        assert not sender_lock.sending_allowed(application.workspace)
+        assert controller.status_lines[0].startswith(
+            f"Mail is sent by the headless `nurturedesk run` (process {other.pid}"
+        )
+        assert other.stdin is not None
+        other.stdin.close()  # the headless run stops
+        assert other.stdout.readline().strip() == "RELEASED"
+        other.wait(timeout=10)
+        controller.refresh()  # the next status refresh (every 30 s) takes over
+        assert sender_lock.held_lock(application.workspace) is not None
+        assert not controller.status_lines[0].startswith("Mail is sent by")
+    finally:
+        application.close()
+        if other.poll() is None:
+            other.kill()
+        other.wait(timeout=10)
