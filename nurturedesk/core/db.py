@@ -126,6 +126,8 @@ class Workspace:
     path: Path | None = None
     events: EventBus = field(default_factory=EventBus)
     clock: Clock = field(default_factory=Clock)
+    _watch_connection: sqlite3.Connection | None = field(default=None, repr=False)
+    _data_version: int | None = field(default=None, repr=False)
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
@@ -142,7 +144,28 @@ class Workspace:
                 raise
 
     def close(self) -> None:
+        if self._watch_connection is not None:
+            self._watch_connection.close()
+            self._watch_connection = None
         self.engine.dispose()
+
+    def changed_since_last_check(self) -> bool:
+        """Has anything (another process, or another connection of ours) committed to the
+        workspace since the previous call? Cheap enough to poll every second or two.
+
+        SQLite's `data_version` changes when a connection other than the asking one commits;
+        we ask on a connection of our own that never writes.
+        """
+        if self.path is None:
+            return False
+        if self._watch_connection is None:
+            self._watch_connection = sqlite3.connect(
+                f"file:{self.path}?mode=ro", uri=True, check_same_thread=False
+            )
+        version = self._watch_connection.execute("PRAGMA data_version").fetchone()[0]
+        changed = self._data_version is not None and version != self._data_version
+        self._data_version = version
+        return changed
 
     @property
     def display_name(self) -> str:

@@ -467,9 +467,14 @@ def _filtered(query: _Query, flt: LeadFilter | None) -> _Query:
     return query
 
 
-def count_by_stage(workspace: Workspace, flt: LeadFilter | None = None) -> dict[int, int]:
+def count_by_stage(
+    workspace: Workspace, flt: LeadFilter | None = None, stage_ids: Iterable[int] | None = None
+) -> dict[int, int]:
+    """Live leads per stage (matching the filter); only the given stages if any are named."""
     with workspace.session() as session:
         query = _filtered(select(Lead.stage_id, func.count()), flt).group_by(Lead.stage_id)
+        if stage_ids is not None:
+            query = query.where(Lead.stage_id.in_(list(stage_ids)))
         return {stage_id: n for stage_id, n in session.execute(query)}
 
 
@@ -482,27 +487,70 @@ def page_cards(
 ) -> list[LeadCard]:
     """The next `limit` cards of a column in board order, after the (position, id) given."""
     with workspace.session() as session:
-        query = _filtered(
-            select(
-                Lead.id,
-                Lead.first_name,
-                Lead.last_name,
-                Lead.email,
-                Lead.company,
-                Lead.stage_id,
-                Lead.position,
-                Lead.score,
-                Lead.stage_entered_at,
-            ),
-            flt,
-        ).where(Lead.stage_id == stage_id)
-        if after is not None:
-            pos, lead_id = after
-            query = query.where(
-                or_(Lead.position > pos, and_(Lead.position == pos, Lead.id > lead_id))
-            )
-        rows = session.execute(query.order_by(Lead.position, Lead.id).limit(limit)).all()
-        tags = _tags_for(session, [r.id for r in rows])
+        return _with_tags(session, _page_rows(session, stage_id, flt, after, limit))
+
+
+@dataclass(frozen=True)
+class BoardSlice:
+    """What the board shows for a filter: counts per stage and the first cards of each."""
+
+    counts: dict[int, int]
+    cards: dict[int, list[LeadCard]]
+
+
+def load_board(
+    workspace: Workspace,
+    flt: LeadFilter | None,
+    rows: dict[int, int],
+    count_all: bool = True,
+) -> BoardSlice:
+    """Counts and first pages for the stages in `rows` (stage id -> how many cards), in one
+    unit of work: one count query, one page query per non-empty stage, one tags query."""
+    with workspace.session() as session:
+        query = _filtered(select(Lead.stage_id, func.count()), flt).group_by(Lead.stage_id)
+        if not count_all:
+            query = query.where(Lead.stage_id.in_(list(rows)))
+        counts = {stage_id: n for stage_id, n in session.execute(query)}
+        pages = {
+            stage_id: _page_rows(session, stage_id, flt, None, limit)
+            for stage_id, limit in rows.items()
+            if counts.get(stage_id) and limit > 0
+        }
+        flat = _with_tags(session, [r for page in pages.values() for r in page])
+    by_id = {card.id: card for card in flat}
+    cards = {stage_id: [by_id[r.id] for r in page] for stage_id, page in pages.items()}
+    return BoardSlice(counts, cards)
+
+
+def _page_rows(
+    session: Session,
+    stage_id: int,
+    flt: LeadFilter | None,
+    after: tuple[float, int] | None,
+    limit: int,
+) -> list[Any]:
+    query = _filtered(
+        select(
+            Lead.id,
+            Lead.first_name,
+            Lead.last_name,
+            Lead.email,
+            Lead.company,
+            Lead.stage_id,
+            Lead.position,
+            Lead.score,
+            Lead.stage_entered_at,
+        ),
+        flt,
+    ).where(Lead.stage_id == stage_id)
+    if after is not None:
+        pos, lead_id = after
+        query = query.where(or_(Lead.position > pos, and_(Lead.position == pos, Lead.id > lead_id)))
+    return list(session.execute(query.order_by(Lead.position, Lead.id).limit(limit)).all())
+
+
+def _with_tags(session: Session, rows: list[Any]) -> list[LeadCard]:
+    tags = _tags_for(session, [r.id for r in rows])
     return [
         LeadCard(
             id=r.id,

@@ -39,7 +39,20 @@ from nurturedesk.ui.lead_editor import LeadEditor
 from nurturedesk.ui.stages_dialog import StagesDialog
 
 SEARCH_DELAY_MS = 120  # wait for a pause in typing before querying
+EXTERNAL_CHANGE_POLL_MS = 2000
 ALL = ""
+
+
+class FilterCombo(QComboBox):
+    """A filter's choices, refreshed each time the list opens (tags and owners come and go)."""
+
+    def __init__(self, refill: Callable[[], None]) -> None:
+        super().__init__()
+        self._refill = refill
+
+    def showPopup(self) -> None:
+        self._refill()
+        super().showPopup()
 
 
 class MainWindow(QMainWindow):
@@ -61,6 +74,7 @@ class MainWindow(QMainWindow):
         )
         self.board.leadActivated.connect(self.edit_lead)
         self.board.selectionChanged.connect(self._update_actions)
+        self.board.refreshed.connect(self._on_board_refreshed)
         self.setCentralWidget(self.board)
         self._build_toolbar()
         self._build_menus()
@@ -71,6 +85,12 @@ class MainWindow(QMainWindow):
         bridge.stagesChanged.connect(self.board.rebuild)
         bridge.stagesChanged.connect(self._update_status)
         bridge.settingsChanged.connect(self._on_settings_changed)
+        # Changes made by another process (the command line, an import, the headless sender)
+        # reach the board within a couple of seconds.
+        self.workspace.changed_since_last_check()
+        self._watch_timer = QTimer(self, interval=EXTERNAL_CHANGE_POLL_MS)
+        self._watch_timer.timeout.connect(self._check_external_changes)
+        self._watch_timer.start()
         self._restore_geometry()
         self._update_actions()
         self._update_status()
@@ -122,7 +142,7 @@ class MainWindow(QMainWindow):
         self._fill_filter_choices()
 
     def _filter_combo(self, bar: QToolBar, name: str, everything: str) -> QComboBox:
-        combo = QComboBox()
+        combo = FilterCombo(self._fill_filter_choices)
         combo.setObjectName(name)
         combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         combo.setProperty("everything", everything)
@@ -215,8 +235,16 @@ class MainWindow(QMainWindow):
 
     def _on_leads_changed(self, event: LeadsChanged) -> None:
         self.board.on_leads_changed(event)
-        if event.reason in ("added", "edited", "demo", "restored", "imported"):
-            self._fill_filter_choices()
+
+    def _check_external_changes(self) -> None:
+        try:
+            changed = self.workspace.changed_since_last_check()
+        except Exception:  # the file is gone or locked for a moment: try again next time
+            return
+        if changed:
+            self.board.rebuild()
+
+    def _on_board_refreshed(self) -> None:
         self._update_status()
         self._update_actions()
 
@@ -303,7 +331,7 @@ class MainWindow(QMainWindow):
                 self.workspace, lead_ids, stage_id, stage.name, before_lead_id, self.show_error
             )
         )
-        self.board.select_leads(lead_ids)
+        self.board.select_after_refresh(lead_ids)
 
     def shift_selection(self, delta: int) -> None:
         """Move the selected cards to the next (or previous) stage: the keyboard's drag."""
@@ -338,7 +366,7 @@ class MainWindow(QMainWindow):
 
         editor = LeadEditor(save, None, stages, self.board.stage_of_selection(), self)
         if editor.exec():
-            self.board.select_leads([self._last_added])
+            self.board.select_after_refresh([self._last_added])
 
     def edit_selected(self) -> None:
         ids = self.board.selected_lead_ids()

@@ -145,3 +145,18 @@ def test_previous_revision_upgrades_with_data_intact_and_a_backup(tmp_path: Path
     assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0001"
     assert conn.execute("SELECT first_name FROM leads WHERE id = 7").fetchone()[0] == "Olga"
     conn.close()
+
+
+def test_commits_by_another_connection_are_noticed(tmp_path: Path) -> None:
+    path = tmp_path / "w.sqlite"
+    ws = open_workspace(path)
+    other = open_workspace(path)  # stands for another process
+    try:
+        assert ws.changed_since_last_check() is False  # first call only takes a reading
+        assert ws.changed_since_last_check() is False
+        leads.add_lead(other, leads.LeadData(email="x@example.com"))
+        assert ws.changed_since_last_check() is True
+        assert ws.changed_since_last_check() is False
+    finally:
+        other.close()
+        ws.close()

@@ -43,6 +43,7 @@ def test_drag_a_card_to_another_column_with_the_mouse(
     add(workspace, "stays@example.com", "Nurturing", first_name="Stays")
     first = add(workspace, "first@example.com", "Sales-ready", first_name="First")
     second = add(workspace, "second@example.com", "Sales-ready", first_name="Second")
+    window.board.flush_pending()
     source = window.board.column_for(find_stage(workspace, "Nurturing").id)
     target = window.board.column_for(find_stage(workspace, "Sales-ready").id)
     assert source is not None and target is not None
@@ -71,6 +72,7 @@ def test_drag_a_card_to_another_column_with_the_mouse(
     assert source.count.text() == "1"
     window.undo_stack.undo()
     assert leads.get_lead(workspace, moving).stage_name == "Nurturing"
+    window.board.flush_pending()
     assert [c.name for c in (source.model.card(r) for r in range(source.model.rowCount()))] == [
         "Mover",
         "Stays",

@@ -21,6 +21,8 @@ from tests.ui.conftest import add, when_modal
 
 
 def col(window: MainWindow, name: str) -> StageColumn:
+    """A column as the user would see it now (after the board caught up with changes)."""
+    window.board.flush_pending()
     column = window.board.column_for(find_stage(window.workspace, name).id)
     assert column is not None
     return column
@@ -104,6 +106,9 @@ def test_tag_owner_and_source_filters(
     add(workspace, "a@example.com", "New", first_name="Ann", tags=("webinar",), owner="sam")
     add(workspace, "b@example.com", "New", first_name="Bob", source="Trade show")
     add(workspace, "c@example.com", "New", first_name="Cid", tags=("webinar",))
+    assert window.tag_filter.findData("webinar") == -1  # added after the window opened...
+    window.tag_filter.showPopup()  # ...and offered as soon as the user opens the list
+    window.tag_filter.hidePopup()
     window.tag_filter.setCurrentIndex(window.tag_filter.findData("webinar"))
     assert names(col(window, "New")) == ["Ann", "Cid"]
     window.owner_filter.setCurrentIndex(window.owner_filter.findData("sam"))
@@ -263,3 +268,18 @@ def test_stage_changes_rebuild_the_columns(
     qtbot.waitUntil(lambda: window.board.columns[1].title.text() == "Event follow-up")
     stages.update_stage(workspace, find_stage(workspace, "Won").id, name="Customer")
     qtbot.waitUntil(lambda: any(c.title.text() == "Customer" for c in window.board.columns))
+
+
+def test_changes_by_another_process_reach_the_board(
+    qtbot: QtBot, window: MainWindow, workspace: Workspace, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    assert workspace.path is not None
+    subprocess.run(
+        [sys.executable, "-m", "nurturedesk", "-w", str(workspace.path), "lead", "add",
+         "--email", "cli@example.com", "--first-name", "Cli", "--stage", "Won"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    qtbot.waitUntil(lambda: names(col(window, "Won")) == ["Cli"], timeout=6000)

@@ -2,29 +2,78 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPalette, QPen
-from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from nurturedesk.ui.board.model import CardRole
 
 CARD_HEIGHT = 84
 MARGIN = 4
-STALE_COLOUR = QColor("#e65100")
 # Cards keep their own light look whatever the column's style: a card is a piece of paper.
 CARD_COLOUR = QColor("#ffffff")
 CARD_SELECTED = QColor("#e3f2fd")
+SELECTED_BORDER = QColor("#1e88e5")
 BORDER = QColor("#cfd8dc")
+STALE_COLOUR = QColor("#e65100")
 TEXT = QColor("#263238")
 MUTED = QColor("#607d8b")
 CHIP = QColor("#e8eaf0")
+BADGE = QColor("#1565c0")
+BADGE_ZERO = QColor("#b0bec5")
+WHITE = QColor("#ffffff")
+LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+CENTER = Qt.AlignmentFlag.AlignCenter
+
+
+@dataclass
+class _Fonts:
+    """Fonts and metrics derived from the view's font, built once rather than per card."""
+
+    body: QFont
+    bold: QFont
+    small: QFont
+    badge: QFont
+    body_m: QFontMetrics
+    bold_m: QFontMetrics
+    small_m: QFontMetrics
+    badge_m: QFontMetrics
+
+    @classmethod
+    def from_font(cls, view_font: QFont) -> _Fonts:
+        font = QFont(view_font)  # a copy: the option's font belongs to Qt and dies with it
+        bold = QFont(font)
+        bold.setBold(True)
+        small = QFont(font)
+        small.setPointSizeF(font.pointSizeF() * 0.82)
+        badge = QFont(font)
+        badge.setPointSizeF(font.pointSizeF() * 0.85)
+        badge.setBold(True)
+        return cls(
+            font, bold, small, badge,
+            QFontMetrics(font), QFontMetrics(bold), QFontMetrics(small), QFontMetrics(badge),
+        )  # fmt: skip
 
 
 class CardDelegate(QStyledItemDelegate):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._fonts: _Fonts | None = None
+        self._font_key = ""
+
+    def _fonts_for(self, font: QFont) -> _Fonts:
+        key = font.key()
+        if self._fonts is None or key != self._font_key:
+            self._fonts, self._font_key = _Fonts.from_font(font), key
+        return self._fonts
+
     def sizeHint(
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> QSize:
-        return QSize(max(option.rect.width(), 200), CARD_HEIGHT)
+        return QSize(max(option.rect.width(), 200), CARD_HEIGHT)  # type: ignore[attr-defined]
 
     def paint(
         self,
@@ -32,107 +81,74 @@ class CardDelegate(QStyledItemDelegate):
         option: QStyleOptionViewItem,
         index: QModelIndex | QPersistentModelIndex,
     ) -> None:
-        card = index.data(CardRole.Card)
-        if card is None:
+        name = index.data(Qt.ItemDataRole.DisplayRole)
+        if name is None:
             return
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        palette = option.palette  # type: ignore[attr-defined]
-        rect = QRectF(option.rect).adjusted(MARGIN, MARGIN / 2, -MARGIN, -MARGIN / 2)  # type: ignore[attr-defined]
+        f = self._fonts_for(option.font)  # type: ignore[attr-defined]
         selected = bool(option.state & QStyle.StateFlag.State_Selected)  # type: ignore[attr-defined]
         stale = bool(index.data(CardRole.Stale))
+        rect = QRectF(option.rect).adjusted(MARGIN, MARGIN / 2, -MARGIN, -MARGIN / 2)  # type: ignore[attr-defined]
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
 
+        # The card, its border (blue when selected, orange when going stale) and stage stripe.
         path = QPainterPath()
         path.addRoundedRect(rect, 6, 6)
         painter.fillPath(path, CARD_SELECTED if selected else CARD_COLOUR)
-        border = STALE_COLOUR if stale else BORDER
-        if selected:
-            border = palette.color(QPalette.ColorRole.Highlight)
+        border = SELECTED_BORDER if selected else STALE_COLOUR if stale else BORDER
         painter.setPen(QPen(border, 2 if (selected or stale) else 1))
         painter.drawPath(path)
-
-        # Stage colour stripe on the left edge.
         stripe = QRectF(rect.left(), rect.top() + 6, 4, rect.height() - 12)
         painter.fillRect(stripe, QColor(index.data(CardRole.StageColour) or "#607d8b"))
-
-        text_colour = TEXT
-        muted = MUTED
-        left = rect.left() + 12
-        right = rect.right() - 8
-        font = QFont(option.font)  # type: ignore[attr-defined]
+        left, right = rect.left() + 12, rect.right() - 8
 
         # Score badge, top right.
-        score = int(index.data(CardRole.Score) or 0)
-        badge_font = QFont(font)
-        badge_font.setPointSizeF(font.pointSizeF() * 0.85)
-        badge_font.setBold(True)
-        painter.setFont(badge_font)
-        badge_text = str(score)
-        fm = QFontMetrics(badge_font)
-        badge_w = max(28, fm.horizontalAdvance(badge_text) + 12)
-        badge = QRectF(right - badge_w, rect.top() + 8, badge_w, fm.height() + 4)
+        badge_text = str(int(index.data(CardRole.Score) or 0))
+        badge_w = max(28, f.badge_m.horizontalAdvance(badge_text) + 12)
+        badge = QRectF(right - badge_w, rect.top() + 8, badge_w, f.badge_m.height() + 4)
         badge_path = QPainterPath()
         badge_path.addRoundedRect(badge, badge.height() / 2, badge.height() / 2)
-        painter.fillPath(badge_path, QColor("#1565c0") if score > 0 else QColor("#b0bec5"))
-        painter.setPen(QColor("white"))
-        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, badge_text)
+        painter.fillPath(badge_path, BADGE if badge_text != "0" else BADGE_ZERO)
+        painter.setFont(f.badge)
+        painter.setPen(WHITE)
+        painter.drawText(badge, CENTER, badge_text)
 
-        # Name and company.
-        name_font = QFont(font)
-        name_font.setBold(True)
-        painter.setFont(name_font)
-        painter.setPen(text_colour)
-        name_rect = QRectF(
-            left, rect.top() + 6, badge.left() - left - 6, QFontMetrics(name_font).height()
-        )
-        name = QFontMetrics(name_font).elidedText(
-            index.data(Qt.ItemDataRole.DisplayRole),
-            Qt.TextElideMode.ElideRight,
-            int(name_rect.width()),
-        )
-        painter.drawText(
-            name_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name
-        )
-
-        painter.setFont(font)
-        painter.setPen(muted)
-        fm = QFontMetrics(font)
-        company_rect = QRectF(left, name_rect.bottom() + 2, right - left, fm.height())
-        company = fm.elidedText(
+        # Name, then company.
+        name_rect = QRectF(left, rect.top() + 6, badge.left() - left - 6, f.bold_m.height())
+        painter.setFont(f.bold)
+        painter.setPen(TEXT)
+        elided = f.bold_m.elidedText(name, Qt.TextElideMode.ElideRight, int(name_rect.width()))
+        painter.drawText(name_rect, LEFT, elided)
+        company_rect = QRectF(left, name_rect.bottom() + 2, right - left, f.body_m.height())
+        company = f.body_m.elidedText(
             index.data(CardRole.Company) or "—",
             Qt.TextElideMode.ElideRight,
             int(company_rect.width()),
         )
-        painter.drawText(
-            company_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, company
-        )
+        painter.setFont(f.body)
+        painter.setPen(MUTED)
+        painter.drawText(company_rect, LEFT, company)
 
-        # Bottom row: tags as chips on the left, days in stage on the right.
-        small = QFont(font)
-        small.setPointSizeF(font.pointSizeF() * 0.82)
-        painter.setFont(small)
-        sfm = QFontMetrics(small)
-        days = int(index.data(CardRole.DaysInStage) or 0)
-        days_text = f"{days} d" + (" · stale" if stale else "")
-        days_w = sfm.horizontalAdvance(days_text)
-        bottom = rect.bottom() - 6 - sfm.height()
-        painter.setPen(STALE_COLOUR if stale else muted)
-        painter.drawText(
-            QRectF(right - days_w, bottom, days_w, sfm.height()),
-            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-            days_text,
+        # Bottom row: days in stage (and "stale") on the right, tags as chips on the left.
+        painter.setFont(f.small)
+        days_text = f"{int(index.data(CardRole.DaysInStage) or 0)} d" + (
+            " · stale" if stale else ""
         )
-        x = left
-        limit = right - days_w - 8
-        for tag in index.data(CardRole.Tags) or []:
-            w = sfm.horizontalAdvance(tag) + 10
+        days_w = f.small_m.horizontalAdvance(days_text)
+        line_h = f.small_m.height()
+        bottom = rect.bottom() - 6 - line_h
+        painter.setPen(STALE_COLOUR if stale else MUTED)
+        painter.drawText(QRectF(right - days_w, bottom, days_w, line_h), RIGHT, days_text)
+        x, limit = left, right - days_w - 8
+        painter.setPen(TEXT)
+        for tag in index.data(CardRole.Tags) or ():
+            w = f.small_m.horizontalAdvance(tag) + 10
             if x + w > limit:
                 break
-            chip = QRectF(x, bottom - 1, w, sfm.height() + 2)
+            chip = QRectF(x, bottom - 1, w, line_h + 2)
             chip_path = QPainterPath()
             chip_path.addRoundedRect(chip, 4, 4)
             painter.fillPath(chip_path, CHIP)
-            painter.setPen(text_colour)
-            painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, tag)
+            painter.drawText(chip, CENTER, tag)
             x += w + 4
         painter.restore()

@@ -27,7 +27,7 @@ from nurturedesk.core.leads import LeadCard, LeadFilter
 from nurturedesk.core.stages import StageInfo
 
 LEAD_IDS_MIME = "application/x-nurturedesk-lead-ids"
-PAGE_SIZE = 60
+PAGE_SIZE = 40  # a screenful or two; fetchMore brings the rest as the user scrolls
 
 Index = QModelIndex | QPersistentModelIndex
 DropHandler = Callable[[list[int], int, int | None], None]  # ids, stage id, before lead id
@@ -96,6 +96,14 @@ class StageColumnModel(QAbstractListModel):
             if want
             else []
         )
+        self.endResetModel()
+
+    def set_cards(self, total: int, cards: list[LeadCard], flt: LeadFilter) -> None:
+        """Start over with cards the board loaded for this column (see `load_board`)."""
+        self.beginResetModel()
+        self.filter = flt
+        self.total = total
+        self._cards = list(cards)
         self.endResetModel()
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -103,6 +103,7 @@ class BoardWidget(QScrollArea):
 
     leadActivated = Signal(int)  # double-click / Enter on a card
     selectionChanged = Signal()
+    refreshed = Signal()  # columns re-counted / re-loaded
 
     def __init__(
         self,
@@ -117,6 +118,11 @@ class BoardWidget(QScrollArea):
         self.stale_days = stale_days
         self.filter = LeadFilter()
         self.columns: list[StageColumn] = []
+        self._pending_stages: set[int] | None = set()
+        self._pending_edits: set[int] = set()
+        self._select_after_refresh: list[int] = []
+        self._refresh_timer = QTimer(self, singleShot=True, interval=0)
+        self._refresh_timer.timeout.connect(self.flush_pending)
         self.setWidgetResizable(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self._inner = QWidget()
@@ -167,33 +173,59 @@ class BoardWidget(QScrollArea):
         self.reload()
 
     def reload(self, stage_ids: Iterable[int] | None = None, keep_rows: bool = False) -> None:
-        """Re-query counts (every column) and cards (the given columns, or all)."""
-        counts = lead_service.count_by_stage(self.workspace, self.filter)
-        wanted = None if stage_ids is None else set(stage_ids)
-        for column in self.columns:
+        """Re-count and re-load the given columns (all if None), keeping scroll and selection."""
+        wanted = [
+            c for c in self.columns if stage_ids is None or c.model.stage.id in set(stage_ids)
+        ]
+        rows = {
+            c.model.stage.id: max(c.model.page_size, c.model.rowCount() if keep_rows else 0)
+            for c in wanted
+        }
+        board = lead_service.load_board(
+            self.workspace, self.filter, rows, count_all=stage_ids is None
+        )
+        for column in wanted:
             model = column.model
-            if wanted is None or model.stage.id in wanted:
-                selected = self._selected_in(column)
-                scroll = column.view.verticalScrollBar().value()
-                rows = model.rowCount() if keep_rows else 0
-                model.reload(counts.get(model.stage.id, 0), self.filter, keep_rows=rows)
-                if keep_rows:
-                    column.view.verticalScrollBar().setValue(scroll)
-                self._select_in(column, selected)
-            else:
-                model.total = max(counts.get(model.stage.id, 0), model.rowCount())
+            selected = self._selected_in(column)
+            scroll = column.view.verticalScrollBar().value()
+            stage_id = model.stage.id
+            model.set_cards(
+                board.counts.get(stage_id, 0), board.cards.get(stage_id, []), self.filter
+            )
+            if keep_rows:
+                column.view.verticalScrollBar().setValue(scroll)
+            self._select_in(column, selected)
             column.update_header()
+        self.refreshed.emit()
 
     def on_leads_changed(self, event: LeadsChanged) -> None:
-        if event.reason == "edited" and event.lead_ids:
+        """Note what changed; refresh once when control returns to the event loop, so a burst
+        of changes (a bulk action, an import, the scheduler) costs one refresh."""
+        if event.reason == "edited" and event.lead_ids and not self.filter.active:
+            self._pending_edits.update(event.lead_ids)
+        elif event.stage_ids and self._pending_stages is not None:
+            self._pending_stages.update(event.stage_ids)
+        else:
+            self._pending_stages = None  # unknown scope: everything
+        self._refresh_timer.start()
+
+    def flush_pending(self) -> None:
+        """Apply the changes noted since the last refresh (now, rather than at the next turn)."""
+        self._refresh_timer.stop()
+        stages, edits = self._pending_stages, self._pending_edits
+        self._pending_stages, self._pending_edits = set(), set()
+        if edits:
             for column in self.columns:
-                column.model.refresh_cards(event.lead_ids)
-            self.reload(stage_ids=(), keep_rows=True)  # a filter may now (not) match: recount
-            if self.filter.active:
-                self.reload(keep_rows=True)
-            return
-        stages = event.stage_ids or None
-        self.reload(stages, keep_rows=True)
+                column.model.refresh_cards(list(edits))
+        if stages is None or stages:
+            self.reload(stages, keep_rows=True)
+        if self._select_after_refresh:
+            self.select_leads(self._select_after_refresh)
+            self._select_after_refresh = []
+
+    def select_after_refresh(self, lead_ids: Sequence[int]) -> None:
+        """Select these cards once the pending refresh has put them in their new places."""
+        self._select_after_refresh = list(lead_ids)
 
     def set_stale_days(self, days: int) -> None:
         self.stale_days = days

@@ -58,7 +58,11 @@ def upgrade() -> None:
         sqlite_where=sa.text("deleted_at IS NULL"),
         postgresql_where=sa.text("deleted_at IS NULL"),
     )
-    op.create_index("ix_leads_board", "leads", ["stage_id", "deleted_at", "position", "id"])
+    op.create_index(
+        "ix_leads_board", "leads", ["stage_id", "deleted_at", "position", "id", "search_text"]
+    )
+    op.create_index("ix_leads_owner", "leads", ["owner", "deleted_at"])
+    op.create_index("ix_leads_source", "leads", ["source", "deleted_at"])
     op.create_table(
         "lead_tags",
         sa.Column(
