@@ -9,8 +9,10 @@ closing asks: keep running minimised, or quit.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import threading
 import time
 from typing import Any
 
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 
 STATUS_REFRESH_MS = 30_000
 TOLD_ABOUT_TRAY_KEY = "background/told_about_tray"
+BACKUP_AT_START_MS = 30_000
 STARTUP_PROBE_ENV = "NURTUREDESK_STARTUP_PROBE"  # benchmarks/bench_startup.py
 
 
@@ -109,6 +112,20 @@ class Background(QObject):
         self._timer.timeout.connect(self.refresh)
         self._timer.start()
         self.refresh()
+        # The backup tick first fires 10 minutes in; a window opened for a few minutes a day
+        # must still get its daily copy: look once shortly after start, off the GUI thread.
+        QTimer.singleShot(BACKUP_AT_START_MS, self, self._backup_soon)
+
+    def _backup_soon(self) -> None:
+        scheduler = getattr(self.app, "scheduler", None)
+        if scheduler is None or self.app.workspace is not self.workspace:
+            return
+
+        def work() -> None:
+            with contextlib.suppress(KeyError):  # no backup tick in this build
+                scheduler.run_now("daily-backup")  # logs its own failures
+
+        threading.Thread(target=work, name="backup-at-start", daemon=True).start()
 
     # --- tray ----------------------------------------------------------------------------
 

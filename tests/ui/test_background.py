@@ -224,3 +224,17 @@ def test_window_opened_while_run_sends_says_who_and_takes_over_after(
         if other.poll() is None:
             other.kill()
         other.wait(timeout=10)
+
+
+def test_a_window_opened_briefly_still_gets_its_daily_backup(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(background, "BACKUP_AT_START_MS", 0)
+    path = tmp_path / "w.sqlite"
+    application = Application()
+    try:
+        assert application.open(path)
+        qtbot.waitUntil(lambda: bool(backups.list_backups(path)), timeout=10_000)
+    finally:
+        application.close()
+    assert backups.check_backup(backups.list_backups(path)[0].path) is None
