@@ -377,6 +377,9 @@ def sending_allowed(workspace: Any, kind: str | None = None) -> bool:
         return not sending_paused()
     try:
         acquire_sender_lock(workspace, kind or _process_kind)
+    except StorageError as exc:  # a read-only folder: no lock, so no sending from here
+        log.warning("not sending: %s", exc)
+        return False
     except SenderBusyError as exc:
         pid = exc.holder.pid if exc.holder else -1
         path, url, _ = _workspace_where(workspace)

@@ -188,3 +188,24 @@ def test_cli_says_who_sends(
     assert main(["-w", str(workspace.path), "sender"]) == 0
     out = capsys.readouterr().out
     assert f"headless `nurturedesk run` (process {holder.pid}" in out
+
+
+def test_no_lock_possible_means_no_sending_and_a_clear_reason(
+    workspace: Workspace,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from nurturedesk.core import sender_lock
+    from nurturedesk.core.errors import StorageError
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setattr(
+        sender_lock, "lock_paths", lambda *_: (blocker / "w.lock", blocker / "w.json")
+    )
+    with pytest.raises(StorageError, match="Cannot create the sender lock"):
+        acquire_sender_lock(workspace, "run")
+    with caplog.at_level("WARNING"):
+        assert not sending_allowed(workspace, "gui")
+    assert "Mail is not sent from a folder that cannot be written to" in caplog.text
