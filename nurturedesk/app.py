@@ -166,4 +166,8 @@ def environment_report() -> dict[str, Any]:
     """What the packaged app found around it (keyring backend, frozen or not)."""
     from nurturedesk import diagnostics
 
-    return {"keyring": diagnostics.keyring_backend(), "frozen": diagnostics.frozen()}
+    return {
+        "keyring": diagnostics.keyring_backend(),
+        "frozen": diagnostics.frozen(),
+        **diagnostics.qt_report(),
+    }

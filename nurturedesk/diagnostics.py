@@ -35,3 +35,17 @@ def keyring_backend() -> str:
 
 def frozen() -> bool:
     return bool(getattr(sys, "frozen", False))
+
+
+def qt_report() -> dict[str, str]:
+    """Qt plugins the bundle must carry: the platform in use, TLS backends, image formats.
+    (Call with a QApplication running.)"""
+    from PySide6.QtGui import QGuiApplication, QImageReader
+    from PySide6.QtNetwork import QSslSocket
+
+    formats = {bytes(f.data()).decode() for f in QImageReader.supportedImageFormats()}
+    return {
+        "qt platform": QGuiApplication.platformName(),
+        "tls backends": ", ".join(QSslSocket.availableBackends()) or "none",
+        "image formats": ", ".join(sorted(formats & {"png", "svg", "jpg", "ico", "gif"})),
+    }

@@ -53,6 +53,10 @@ def test_frozen_selftest_opens_a_workspace_and_reports_the_keyring(
     assert found["main window"] == "ok"
     assert found["stages"] == "8"  # the bundled migrations and seed ran
     assert found["keyring"].startswith("none found")
+    # The Qt plugins the bundle must carry.
+    assert found["qt platform"] == "offscreen"
+    assert "openssl" in found["tls backends"]
+    assert found["image formats"] == "gif, ico, jpg, png, svg"
 
     # The same workspace, used by the frozen CLI: a backup that restores.
     backup = tmp_path / "copy.sqlite"
