@@ -436,3 +436,68 @@ class Handoff(Base):
     decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     reason: Mapped[str] = mapped_column(String(400), default="")
     recycle_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+# --- Import, export, segments, personal data requests (issue 5) --------------------------
+
+
+class ImportBatch(Base):
+    """One finished import: what it did, so it can be shown and undone as a whole.
+
+    Leads created by an import get consecutive ids (assigned under the write lock), so the
+    batch keeps only their range; leads it updated keep a before-image in ImportBatchUpdate.
+    """
+
+    __tablename__ = "import_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(400))
+    policy: Mapped[str] = mapped_column(String(10))
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    imported: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    first_lead_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_lead_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Tags this import created (removed again on undo if nothing else uses them).
+    created_tag_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class ImportBatchUpdate(Base):
+    """An existing lead as it was before an import changed it (for undoing the import)."""
+
+    __tablename__ = "import_batch_updates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(
+        ForeignKey("import_batches.id", ondelete="CASCADE"), index=True
+    )
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    before: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Segment(Base):
+    """A saved filter; membership is evaluated each time it is used."""
+
+    __tablename__ = "segments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    rules: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SuppressedHash(Base):
+    """An address that must never be mailed again, kept only as sha256 of its email key
+    (what remains of a lead after "forget")."""
+
+    __tablename__ = "suppressed_hashes"
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(40), default="forgotten")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
