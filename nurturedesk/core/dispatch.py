@@ -16,8 +16,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import exists, func, select
 
+from nurturedesk.core import sender_lock
 from nurturedesk.core.db import Workspace
-from nurturedesk.core.errors import NotFoundError, ValidationError
+from nurturedesk.core.errors import NotFoundError, StorageError, ValidationError
 from nurturedesk.core.mailconfig import MailConfig, load_config
 from nurturedesk.core.mailer import SetupError, Transport, make_transport
 from nurturedesk.core.models import (
@@ -61,14 +62,27 @@ def _lock_for(workspace: Workspace) -> threading.Lock:
 
 
 def ensure_recovered(workspace: Workspace) -> int:
-    """Once per opened workspace (its start-up): interrupted sends become uncertain."""
+    """Once per opened workspace (its start-up): interrupted sends become uncertain.
+
+    Only while this process is the workspace's one sender (issue 6's sender lock): then a row
+    left in `sending` cannot belong to a live process. If another process sends right now,
+    nothing is touched (that sender recovers at its own start)."""
     key = id(workspace)
     with _registry_lock:
         if key in _recovered:
             return 0
+    if sender_lock.held_lock(workspace) is not None:
+        count = recover_interrupted(workspace)
+    else:
+        try:
+            with sender_lock.hold_sender_lock(workspace, "send-due"):
+                count = recover_interrupted(workspace)
+        except (sender_lock.SenderBusyError, StorageError):
+            return 0
+    with _registry_lock:
         _recovered.add(key)
     weakref.finalize(workspace, _recovered.discard, key)  # ids are reused after collection
-    return recover_interrupted(workspace)
+    return count
 
 
 @dataclass
@@ -111,12 +125,15 @@ def send_due(
     transport: Transport | None = None,
     limit: int | None = None,
     dry_run: bool = False,
+    kind: str = "send-due",
 ) -> DispatchReport:
     """One pass. With `dry_run`, nothing is written or sent: the report lists what would be."""
     if dry_run:
         return _dry_run(workspace)
     report = DispatchReport()
-    with _lock_for(workspace):
+    # One sender per workspace across processes (SenderBusyError names the other one), one
+    # pass at a time inside this process.
+    with sender_lock.hold_sender_lock(workspace, kind), _lock_for(workspace):
         report.recovered = ensure_recovered(workspace)
         report.enrolled = apply_enrolment_rules(workspace)
         cfg = load_config(workspace)
@@ -183,7 +200,10 @@ def _dry_run(workspace: Workspace) -> DispatchReport:
 
 
 def dispatch_tick(workspace: Workspace) -> None:
-    """The scheduler's periodic entry point."""
+    """The scheduler's periodic entry point: sends only if this process is (or can become)
+    the workspace's sender and sending is not paused; otherwise the next tick asks again."""
+    if not sender_lock.sending_allowed(workspace):
+        return
     send_due(workspace)
 
 

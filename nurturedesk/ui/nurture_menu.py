@@ -139,7 +139,7 @@ class NurtureUi:
             self.send_now_action.setEnabled(True)
             self.window.show_error(str(exc))
 
-        self.worker.run(lambda: send_due(self.window.workspace), done, failed)
+        self.worker.run(lambda: send_due(self.window.workspace, kind="gui"), done, failed)
 
     def enrol_selected(self) -> None:
         ids = self.window.board.selected_lead_ids()

@@ -192,7 +192,7 @@ class OutboxView(QDialog):
                 self.buttons["send_now"].setEnabled(True)
                 self.status.setText(str(exc))
 
-            self.worker.run(lambda: send_due(self.workspace), done, failed)
+            self.worker.run(lambda: send_due(self.workspace, kind="gui"), done, failed)
             return
         ids = self.selected_ids()
         changed = getattr(outbox, name)(self.workspace, ids)
