@@ -333,8 +333,12 @@ class FileTransport:
             ) from None
 
     def send(self, msg: EmailMessage, sender: str, recipient: str, name: str = "") -> None:
-        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name or recipient)[:120]
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name or recipient).strip("_")[:120]
         target = self.folder / f"{safe}.eml"
+        n = 1
+        while target.exists():  # a resend keeps the earlier file: nothing is overwritten
+            n += 1
+            target = self.folder / f"{safe}-{n}.eml"
         try:
             fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".part")
             with os.fdopen(fd, "wb") as fh:

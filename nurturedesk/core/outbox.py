@@ -433,7 +433,7 @@ def _send_one(
     """Send one claimed row and record the outcome. False: stop the batch (connection gone)."""
     try:
         msg = build_message(cfg, mail)
-        transport.send(msg, cfg.from_address, mail.to_address, f"{outbox_id:06d}")
+        transport.send(msg, cfg.from_address, mail.to_address, f"{outbox_id:06d}-{mail.message_id}")
     except UncertainError as exc:
         _finish(workspace, outbox_id, state="uncertain", last_error=clean_text(str(exc), 500))
         report.uncertain.append(outbox_id)
