@@ -350,7 +350,8 @@ class SendingStatus:
         if not self.ready:
             return "Sending not set up"
         quota = f"/{self.per_day}" if self.per_day else ""
-        parts = [f"Sent {self.sent_last_24h}{quota} in 24 h"]
+        left = f" ({self.remaining} left now)" if self.remaining is not None else ""
+        parts = [f"Sent {self.sent_last_24h}{quota} in 24 h{left}"]
         if self.queued:
             parts.append(f"{self.queued} queued")
         if self.next_send_at:
