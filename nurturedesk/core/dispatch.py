@@ -61,7 +61,7 @@ def _lock_for(workspace: Workspace) -> threading.Lock:
         return _locks.setdefault(workspace.url, threading.Lock())
 
 
-def ensure_recovered(workspace: Workspace) -> int:
+def ensure_recovered(workspace: Workspace, kind: str = "send-due") -> int:
     """Once per opened workspace (its start-up): interrupted sends become uncertain.
 
     Only while this process is the workspace's one sender (issue 6's sender lock): then a row
@@ -75,7 +75,7 @@ def ensure_recovered(workspace: Workspace) -> int:
         count = recover_interrupted(workspace)
     else:
         try:
-            with sender_lock.hold_sender_lock(workspace, "send-due"):
+            with sender_lock.hold_sender_lock(workspace, kind):
                 count = recover_interrupted(workspace)
         except (sender_lock.SenderBusyError, StorageError):
             return 0

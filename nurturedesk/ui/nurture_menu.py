@@ -55,7 +55,7 @@ class NurtureUi:
         self.worker = Background(window)
         self.dialogs: dict[str, Any] = {}
         ws = window.workspace
-        recovered = ensure_recovered(ws)
+        recovered = ensure_recovered(ws, "gui")
         menu = QMenu("&Nurture", window)
         menu.setObjectName("nurtureMenu")
         window.menuBar().insertMenu(window.menu("help").menuAction(), menu)
