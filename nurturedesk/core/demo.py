@@ -218,4 +218,7 @@ def populate_demo(workspace: Workspace, leads: int = 300, seed: int = 7) -> int:
     populate_scoring_demo(workspace, range(start_id, start_id + leads), rng)  # scores, grades
     workspace.events.publish(StagesChanged())
     workspace.events.publish(LeadsChanged(reason="demo"))
+    from nurturedesk.core.nurture_defaults import use_demo_mail  # issue 3: .eml, no credentials
+
+    use_demo_mail(workspace)
     return leads

@@ -33,6 +33,15 @@ class Tick:
 TICKS: list[Tick] = []
 
 
+def _nurture_dispatch(workspace: Workspace) -> None:
+    from nurturedesk.core.dispatch import dispatch_tick  # imported late: no cycle at import
+
+    dispatch_tick(workspace)
+
+
+TICKS.append(Tick("nurture-dispatch", 30, _nurture_dispatch))
+
+
 class Scheduler:
     """Runs every tick on a background thread against one workspace."""
 
@@ -108,3 +117,7 @@ TICKS += [
     Tick("release-recycle", 3600, _scoring_tick("recycle")),
     Tick("release-notices", 5, _scoring_tick("notices")),  # cheap: one indexed query
 ]
+# --- Backups (issue 6): look every 10 minutes; a copy is made when the last is a day old.
+from nurturedesk.core.backups import daily_backup_tick  # noqa: E402
+
+TICKS.append(Tick("daily-backup", 600, daily_backup_tick))
