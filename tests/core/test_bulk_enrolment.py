@@ -110,3 +110,23 @@ def test_forget_with_nurture_history_leaves_only_the_hash_and_stays_unmailable(
     with pytest.raises(UserError, match="suppression list"):
         enroll(mail_ws, [again], seq)
     assert bulk.enrol_leads(mail_ws, [again], seq).suppressed == (again,)
+
+
+def test_imported_leads_meet_the_stage_rules_at_the_next_tick_and_undo_takes_them_out(
+    mail_ws: Workspace, tmp_path: Path
+) -> None:
+    from nurturedesk.core.importer import import_file, undo_import
+    from nurturedesk.core.sequences import list_sequences, set_stage_sequence
+    from nurturedesk.core.stages import find_stage
+
+    default = list_sequences(mail_ws)[0]
+    set_stage_sequence(mail_ws, find_stage(mail_ws, "Nurturing").id, default.id)
+    src = tmp_path / "fair.csv"
+    src.write_text("Email,Stage\nn1@example.com,Nurturing\nn2@example.com,New\n")
+    result = import_file(mail_ws, src)
+    send_due(mail_ws)  # the dispatch tick applies the enrolment rules to leads from any path
+    enrolled = {e.lead_email for e in list_enrollments(mail_ws, sequence_id=default.id)}
+    assert enrolled == {"n1@example.com"}
+    assert result.batch_id is not None
+    undo_import(mail_ws, result.batch_id)
+    assert list_enrollments(mail_ws, sequence_id=default.id) == []
