@@ -9,7 +9,7 @@ from typing import Any
 
 from nurturedesk import __version__
 from nurturedesk.core.db import Workspace, open_workspace
-from nurturedesk.core.errors import UserError
+from nurturedesk.core.errors import DamagedWorkspaceError, UserError
 from nurturedesk.core.scheduler import Scheduler
 from nurturedesk.paths import APP_AUTHOR, APP_NAME, default_workspace_path
 
@@ -30,6 +30,7 @@ class Application:
         self.scheduler: Scheduler | None = None
         self.bridge: Any = None
         self.window: Any = None
+        self.background: Any = None  # tray, close-to-tray, sender lock, backup menu
 
     def open(self, path: Path, *, demo: bool = False) -> bool:
         """Open a workspace in the window; on failure, say why and keep what was open."""
@@ -45,6 +46,12 @@ class Application:
                 from nurturedesk.core.demo import populate_demo
 
                 populate_demo(workspace)
+        except DamagedWorkspaceError as exc:
+            from nurturedesk.ui.backup_actions import offer_restore
+
+            if offer_restore(self.window, Path(path), str(exc)):
+                return self.open(path, demo=demo)
+            return False
         except UserError as exc:
             QMessageBox.critical(self.window, "Cannot open workspace", str(exc))
             return False
@@ -53,18 +60,32 @@ class Application:
         self.bridge = EventBridge(workspace.events)
         self.window = MainWindow(workspace, self.bridge)
         self.window.openWorkspaceRequested.connect(self.open)
+        self.window.scoring.start_notifications()  # release notices: desktop or banner
         self.scheduler = Scheduler(workspace)
         self.scheduler.start()
         if workspace.path is not None:
             ui_settings.remember_workspace(workspace.path)
-        self.window.show()
+        from nurturedesk.ui.background import attach
+
+        self.background = attach(self)
+        self.background.show_window_at_start()
         return True
+
+    def bring_forward(self) -> None:
+        """Another launch on this workspace asked for the window."""
+        log.info("another launch on this workspace: bringing the window forward")
+        if self.background is not None:
+            self.background.show_window()
 
     def close(self) -> None:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
             self.scheduler = None
+        if self.background is not None:  # after the ticks stopped: releases the sender lock
+            self.background.close()
+            self.background = None
         if self.window is not None:
+            self.window.scoring.shutdown()
             self.window.save_geometry()
             self.window.hide()
             self.window.deleteLater()
@@ -96,8 +117,23 @@ def run_app(workspace_path: Path | None, demo: bool = False) -> int:
     from nurturedesk.ui import settings as ui_settings
 
     path = workspace_path or ui_settings.last_workspace() or default_workspace_path()
+    from nurturedesk.ui import crash_dialog, single_instance
+
+    crash_dialog.install()
+    try:
+        instance = single_instance.claim(path)
+    except UserError as exc:
+        from PySide6.QtWidgets import QMessageBox
+
+        QMessageBox.critical(None, "NurtureDesk", str(exc))
+        return 1
+    if instance is None:
+        log.info("%s is open in another NurtureDesk: brought that window forward", path)
+        return 0
     app = Application()
+    instance.activateRequested.connect(app.bring_forward)
     if not app.open(path, demo=demo):
+        instance.release()
         return 1
     try:
         return int(qapp.exec())
@@ -121,7 +157,19 @@ def selftest_report(workspace: Workspace) -> dict[str, Any]:
         "stages": len(window.board.columns),
         "leads": sum(count_by_stage(workspace).values()),
         "main window": "ok",
+        **environment_report(),
     }
     window.close()
     bridge.detach()
     return report
+
+
+def environment_report() -> dict[str, Any]:
+    """What the packaged app found around it (keyring backend, frozen or not)."""
+    from nurturedesk import diagnostics
+
+    return {
+        "keyring": diagnostics.keyring_backend(),
+        "frozen": diagnostics.frozen(),
+        **diagnostics.qt_report(),
+    }

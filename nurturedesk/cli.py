@@ -29,10 +29,13 @@ COMMAND_MODULES = [
     "nurturedesk.commands.sequences",
     "nurturedesk.commands.outbox",
     "nurturedesk.commands.mailing",
+    "nurturedesk.commands.scoring",
     "nurturedesk.commands.transfer",
     "nurturedesk.commands.segments",
     "nurturedesk.commands.privacy",
     "nurturedesk.commands.bulk",
+    "nurturedesk.commands.backups",
+    "nurturedesk.commands.sender",
 ]
 
 
@@ -51,8 +54,16 @@ class Context:
     def workspace(self) -> Any:
         if self._workspace is None:
             from nurturedesk.core.db import open_workspace
+            from nurturedesk.core.errors import DamagedWorkspaceError
 
-            self._workspace = open_workspace(self.workspace_path)
+            try:
+                self._workspace = open_workspace(self.workspace_path)
+            except DamagedWorkspaceError as exc:
+                from nurturedesk.core.backups import damaged_workspace_advice
+
+                raise DamagedWorkspaceError(
+                    f"{exc} {damaged_workspace_advice(self.workspace_path)}", exc.path
+                ) from exc
         return self._workspace
 
     def close(self) -> None:
@@ -125,9 +136,11 @@ def build_cli() -> CommandLine:
 
 
 def configure_logging(verbose: bool) -> None:
+    from nurturedesk.crash import install_crash_handler
     from nurturedesk.logs import setup_logging
 
     setup_logging(verbose=verbose)
+    install_crash_handler()  # bugs: logged (secrets scrubbed); the GUI adds its dialog
 
 
 def main(argv: Sequence[str] | None = None) -> int:

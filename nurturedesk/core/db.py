@@ -24,7 +24,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from nurturedesk.core.clock import Clock
-from nurturedesk.core.errors import StorageError, WorkspaceError
+from nurturedesk.core.errors import DamagedWorkspaceError, StorageError, WorkspaceError
 from nurturedesk.core.events import EventBus
 
 log = logging.getLogger(__name__)
@@ -77,8 +77,9 @@ def inspect_sqlite_file(path: Path) -> str | None:
     try:
         ok = conn.execute("PRAGMA quick_check").fetchone()
         if not ok or ok[0] != "ok":
-            raise WorkspaceError(
-                f"{path} is damaged ({ok[0] if ok else 'no answer'}); restore it from a backup."
+            raise DamagedWorkspaceError(
+                f"{path} is damaged ({ok[0] if ok else 'no answer'}); restore it from a backup.",
+                path,
             )
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if not tables:
@@ -89,7 +90,7 @@ def inspect_sqlite_file(path: Path) -> str | None:
             )
         row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
     except sqlite3.DatabaseError as exc:
-        raise WorkspaceError(f"{path} is damaged or not a workspace: {exc}.") from exc
+        raise DamagedWorkspaceError(f"{path} is damaged or not a workspace: {exc}.", path) from exc
     finally:
         conn.close()
     revision = row[0] if row else None

@@ -37,3 +37,11 @@ class WorkspaceError(UserError):
 
 class StorageError(UserError):
     """The disk refused a write (full, read-only, gone). Nothing committed before is lost."""
+
+
+class DamagedWorkspaceError(WorkspaceError):
+    """The workspace file failed its integrity check; a restore from a backup can help."""
+
+    def __init__(self, message: str, path: object = None) -> None:
+        super().__init__(message)
+        self.path = path

@@ -337,6 +337,107 @@ class Newsletter(Base):
     runs: Mapped[int] = mapped_column(Integer, default=0)
 
 
+# --- Scoring, qualification and release to sales (issue 4) -------------------------------
+
+
+class Interaction(Base):
+    """One thing that happened with a lead: an email event or an activity logged by hand."""
+
+    __tablename__ = "interactions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(40))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime)
+    # UTC calendar day of `occurred_at` (date ordinal): decay and caps count whole days, and
+    # re-scoring 1M rows groups on this integer instead of parsing timestamps.
+    day: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(40), default="manual")
+    # Idempotency key for machine-recorded events (e.g. "outbox:42:sent"): recorded once.
+    source_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (
+        Index("ix_interactions_timeline", "lead_id", "occurred_at", "id"),
+        Index("ix_interactions_score", "lead_id", "type", "day"),
+        Index(
+            "uq_interactions_source_ref",
+            "source_ref",
+            unique=True,
+            sqlite_where=text("source_ref IS NOT NULL"),
+            postgresql_where=text("source_ref IS NOT NULL"),
+        ),
+    )
+
+
+class LeadScoring(Base):
+    """Per-lead scoring state beside `Lead.score`: fit grade and the release latch."""
+
+    __tablename__ = "lead_scoring"
+
+    lead_id: Mapped[int] = mapped_column(
+        ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True
+    )
+    fit_points: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    grade: Mapped[str] = mapped_column(String(1), default="", server_default="")
+    # Latched when the lead crosses the threshold; re-armed only once the score falls below
+    # threshold - hysteresis, so a score wobbling around the threshold fires one release.
+    released: Mapped[bool] = mapped_column(default=False, server_default="0")
+    released_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class QualificationAnswer(Base):
+    __tablename__ = "qualification_answers"
+
+    lead_id: Mapped[int] = mapped_column(
+        ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True
+    )
+    question: Mapped[str] = mapped_column(String(40), primary_key=True)
+    answer: Mapped[str] = mapped_column(String(80))
+    answered_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ReleaseEvent(Base):
+    """A notification to give (sales-ready, follow-up overdue), delivered once by a running app.
+
+    Recorded in the same transaction as the change that caused it, by whichever process made
+    it; a running GUI or headless `run` claims it with `UPDATE ... WHERE delivered_at IS NULL`.
+    """
+
+    __tablename__ = "release_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # "sales_ready" | "overdue"
+    score: Mapped[int] = mapped_column(Integer)
+    grade: Mapped[str] = mapped_column(String(1), default="")
+    message: Mapped[str] = mapped_column(String(400))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    delivered_via: Mapped[str] = mapped_column(String(20), default="")
+
+    __table_args__ = (Index("ix_release_events_pending", "delivered_at", "id"),)
+
+
+class Handoff(Base):
+    """The current hand-off of a sales-ready lead to sales (one per lead, reused on recycle)."""
+
+    __tablename__ = "handoffs"
+
+    lead_id: Mapped[int] = mapped_column(
+        ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True
+    )
+    owner: Mapped[str] = mapped_column(String(120), default="")
+    state: Mapped[str] = mapped_column(String(20))  # pending | accepted | rejected | recycled
+    released_at: Mapped[datetime] = mapped_column(DateTime)
+    due_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    overdue_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    reason: Mapped[str] = mapped_column(String(400), default="")
+    recycle_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
 # --- Import, export, segments, personal data requests (issue 5) --------------------------
 
 

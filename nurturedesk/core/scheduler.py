@@ -92,3 +92,32 @@ class Scheduler:
     @property
     def running(self) -> bool:
         return bool(self._scheduler.running)
+
+
+# --- Scoring and release (issue 4): decay, follow-up deadlines, recycling, notices ---------
+
+
+def _scoring_tick(name: str) -> Callable[[Workspace], object]:
+    def run(workspace: Workspace) -> object:
+        from nurturedesk.core import release, scoring  # services import this module's callers
+
+        return {
+            "decay": scoring.decay_tick,
+            "follow_up": release.follow_up_tick,
+            "recycle": release.recycle_tick,
+            "notices": release.deliver_tick,
+        }[name](workspace)
+
+    return run
+
+
+TICKS += [
+    Tick("scoring-decay", 3600, _scoring_tick("decay")),  # re-scores once per UTC day
+    Tick("release-follow-up", 300, _scoring_tick("follow_up")),
+    Tick("release-recycle", 3600, _scoring_tick("recycle")),
+    Tick("release-notices", 5, _scoring_tick("notices")),  # cheap: one indexed query
+]
+# --- Backups (issue 6): look every 10 minutes; a copy is made when the last is a day old.
+from nurturedesk.core.backups import daily_backup_tick  # noqa: E402
+
+TICKS.append(Tick("daily-backup", 600, daily_backup_tick))

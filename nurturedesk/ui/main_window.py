@@ -26,6 +26,7 @@ from nurturedesk.core.events import LeadsChanged
 from nurturedesk.core.leads import LeadData, LeadFilter
 from nurturedesk.core.settings import get_setting, set_setting
 from nurturedesk.core.stages import get_stage, list_stages
+from nurturedesk.ui import scoring_ui
 from nurturedesk.ui import settings as ui_settings
 from nurturedesk.ui.board.view import BoardWidget
 from nurturedesk.ui.bridge import EventBridge
@@ -103,6 +104,7 @@ class MainWindow(QMainWindow):
         from nurturedesk.ui.nurture_menu import install_nurture_ui  # issue 3: nurture screens
 
         install_nurture_ui(self)
+        self.scoring = scoring_ui.install(self)  # scores, markers, notices, activity panel
 
     # --- construction ------------------------------------------------------------------
 
@@ -405,6 +407,7 @@ class MainWindow(QMainWindow):
         from nurturedesk.ui.lead_nurture import attach_nurture_summary  # issue 3
 
         attach_nurture_summary(self.lead_editor, self.workspace, lead_id, lead.email)
+        self.scoring.attach_to_editor(self.lead_editor, lead_id)
         self.lead_editor.exec()
 
     def delete_selected(self) -> None:
