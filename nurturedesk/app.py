@@ -60,6 +60,7 @@ class Application:
         self.bridge = EventBridge(workspace.events)
         self.window = MainWindow(workspace, self.bridge)
         self.window.openWorkspaceRequested.connect(self.open)
+        self.window.scoring.start_notifications()  # release notices: desktop or banner
         self.scheduler = Scheduler(workspace)
         self.scheduler.start()
         if workspace.path is not None:
@@ -84,6 +85,7 @@ class Application:
             self.background.close()
             self.background = None
         if self.window is not None:
+            self.window.scoring.shutdown()
             self.window.save_geometry()
             self.window.hide()
             self.window.deleteLater()

@@ -213,6 +213,12 @@ def populate_demo(workspace: Workspace, leads: int = 300, seed: int = 7) -> int:
             session.execute(insert(StageHistory), history_rows)
         if tag_rows:
             session.execute(insert(lead_tags), tag_rows)
+    from nurturedesk.core.scoring_demo import populate_scoring_demo
+
+    populate_scoring_demo(workspace, range(start_id, start_id + leads), rng)  # scores, grades
     workspace.events.publish(StagesChanged())
     workspace.events.publish(LeadsChanged(reason="demo"))
+    from nurturedesk.core.nurture_defaults import use_demo_mail  # issue 3: .eml, no credentials
+
+    use_demo_mail(workspace)
     return leads

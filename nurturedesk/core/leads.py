@@ -96,10 +96,11 @@ class LeadFilter:
     tag: str = ""
     owner: str = ""
     source: str = ""
+    segment: Any = None  # a segments.SegmentInfo: only its members (evaluated when queried)
 
     @property
     def active(self) -> bool:
-        return bool(self.search.strip() or self.tag or self.owner or self.source)
+        return bool(self.search.strip() or self.tag or self.owner or self.source or self.segment)
 
 
 @dataclass(frozen=True)
@@ -464,6 +465,10 @@ def _filtered(query: _Query, flt: LeadFilter | None) -> _Query:
         query = query.where(Lead.owner == flt.owner)
     if flt.source:
         query = query.where(Lead.source == flt.source)
+    if flt.segment is not None:
+        from nurturedesk.core.segments import info_clause  # segments imports this module
+
+        query = query.where(info_clause(flt.segment))
     return query
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     Enum,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -144,3 +146,358 @@ class Setting(Base):
 
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON)
+
+
+# --- Nurture: content library, templates, sequences, enrolments, outbox, suppression ------
+
+
+class Asset(Base):
+    """A piece of educational content an email points to (never a sales brochure)."""
+
+    __tablename__ = "assets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), default="article")
+    url: Mapped[str] = mapped_column(String(1000))
+    topic: Mapped[str] = mapped_column(String(120), default="")
+    target_tags: Mapped[str] = mapped_column(String(400), default="")  # comma-separated
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+
+class EmailTemplate(Base):
+    """Subject and Markdown body with Jinja2 tokens; validated when saved."""
+
+    __tablename__ = "email_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    subject: Mapped[str] = mapped_column(String(400))
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class NurtureSequence(Base):
+    """A nurture track: ordered steps, a send window in the lead's time zone."""
+
+    __tablename__ = "sequences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    # Days of the week the track may send on, Monday=0, as "0,1,2,3,4".
+    window_days: Mapped[str] = mapped_column(String(20), default="0,1,2,3,4")
+    window_start_hour: Mapped[int] = mapped_column(Integer, default=9)
+    window_end_hour: Mapped[int] = mapped_column(Integer, default=17)
+    # Leads carrying this tag are enrolled automatically (once).
+    enroll_tag: Mapped[str] = mapped_column(String(80), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SequenceStep(Base):
+    __tablename__ = "sequence_steps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sequence_id: Mapped[int] = mapped_column(
+        ForeignKey("sequences.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    template_id: Mapped[int] = mapped_column(ForeignKey("email_templates.id"))
+    # Delay after the previous step (after enrolment for the first step).
+    delay_days: Mapped[float] = mapped_column(Float, default=7.0)
+
+
+class StageSequence(Base):
+    """Entering this stage enrols the lead in this sequence (Nurturing -> default track)."""
+
+    __tablename__ = "stage_sequences"
+
+    stage_id: Mapped[int] = mapped_column(
+        ForeignKey("stages.id", ondelete="CASCADE"), primary_key=True
+    )
+    sequence_id: Mapped[int] = mapped_column(ForeignKey("sequences.id", ondelete="CASCADE"))
+
+
+class Enrollment(Base):
+    """A lead's place in a sequence. `next_send_at` is the one truth about what is due."""
+
+    __tablename__ = "enrollments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    sequence_id: Mapped[int] = mapped_column(ForeignKey("sequences.id", ondelete="CASCADE"))
+    # active | paused | completed | stopped
+    state: Mapped[str] = mapped_column(String(12), default="active")
+    next_step: Mapped[int] = mapped_column(Integer, default=0)
+    next_send_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Re-enrolling after completion starts a new round; (enrolment, round, step) is sent once.
+    round: Mapped[int] = mapped_column(Integer, default=0)
+    enrolled_at: Mapped[datetime] = mapped_column(DateTime)
+    how: Mapped[str] = mapped_column(String(40), default="by hand")
+    stopped_reason: Mapped[str] = mapped_column(String(200), default="")
+
+    __table_args__ = (
+        UniqueConstraint("lead_id", "sequence_id", name="uq_enrollments_lead_sequence"),
+        Index("ix_enrollments_due", "state", "next_send_at"),
+    )
+
+
+class OutboxMessage(Base):
+    """One email to send. queued -> sending -> sent | retry | failed | uncertain (| cancelled)."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int | None] = mapped_column(
+        ForeignKey("leads.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    enrollment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("enrollments.id", ondelete="SET NULL"), nullable=True
+    )
+    round: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    step_position: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    kind: Mapped[str] = mapped_column(String(12), default="nurture")  # nurture | newsletter
+    to_address: Mapped[str] = mapped_column(String(320))
+    to_name: Mapped[str] = mapped_column(String(250), default="")
+    subject: Mapped[str] = mapped_column(String(400))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(250), unique=True)
+    list_unsubscribe: Mapped[str] = mapped_column(String(500), default="")
+    state: Mapped[str] = mapped_column(String(12), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
+    last_error: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    __table_args__ = (
+        # The guarantee behind "never twice": one row per enrolment step and round.
+        UniqueConstraint("enrollment_id", "round", "step_position", name="uq_outbox_step"),
+        Index("ix_outbox_due", "state", "next_attempt_at"),
+        Index("ix_outbox_sent_at", "sent_at"),
+    )
+
+
+class Suppression(Base):
+    """Addresses never mailed, whatever sequence they are in."""
+
+    __tablename__ = "suppressions"
+
+    email_key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(20))  # unsubscribed | bounced | do-not-contact
+    detail: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Bounce(Base):
+    """A permanent refusal recorded against a lead."""
+
+    __tablename__ = "bounces"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int | None] = mapped_column(
+        ForeignKey("leads.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    outbox_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbox.id", ondelete="SET NULL"), nullable=True
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    code: Mapped[int] = mapped_column(Integer)
+    message: Mapped[str] = mapped_column(String(500))
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class UnsubscribeToken(Base):
+    """The per-lead token carried in List-Unsubscribe."""
+
+    __tablename__ = "unsubscribe_tokens"
+
+    lead_id: Mapped[int] = mapped_column(
+        ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True
+    )
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Newsletter(Base):
+    """A broadcast from a template to a stage or a tag: once, monthly or quarterly."""
+
+    __tablename__ = "newsletters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    template_id: Mapped[int] = mapped_column(ForeignKey("email_templates.id"))
+    stage_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stages.id", ondelete="SET NULL"), nullable=True
+    )
+    tag: Mapped[str] = mapped_column(String(80), default="")
+    recurrence: Mapped[str] = mapped_column(String(12), default="once")  # once|monthly|quarterly
+    next_run_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --- Scoring, qualification and release to sales (issue 4) -------------------------------
+
+
+class Interaction(Base):
+    """One thing that happened with a lead: an email event or an activity logged by hand."""
+
+    __tablename__ = "interactions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(40))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime)
+    # UTC calendar day of `occurred_at` (date ordinal): decay and caps count whole days, and
+    # re-scoring 1M rows groups on this integer instead of parsing timestamps.
+    day: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(40), default="manual")
+    # Idempotency key for machine-recorded events (e.g. "outbox:42:sent"): recorded once.
+    source_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (
+        Index("ix_interactions_timeline", "lead_id", "occurred_at", "id"),
+        Index("ix_interactions_score", "lead_id", "type", "day"),
+        Index(
+            "uq_interactions_source_ref",
+            "source_ref",
+            unique=True,
+            sqlite_where=text("source_ref IS NOT NULL"),
+            postgresql_where=text("source_ref IS NOT NULL"),
+        ),
+    )
+
+
+class LeadScoring(Base):
+    """Per-lead scoring state beside `Lead.score`: fit grade and the release latch."""
+
+    __tablename__ = "lead_scoring"
+
+    lead_id: Mapped[int] = mapped_column(
+        ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True
+    )
+    fit_points: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    grade: Mapped[str] = mapped_column(String(1), default="", server_default="")
+    # Latched when the lead crosses the threshold; re-armed only once the score falls below
+    # threshold - hysteresis, so a score wobbling around the threshold fires one release.
+    released: Mapped[bool] = mapped_column(default=False, server_default="0")
+    released_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class QualificationAnswer(Base):
+    __tablename__ = "qualification_answers"
+
+    lead_id: Mapped[int] = mapped_column(
+        ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True
+    )
+    question: Mapped[str] = mapped_column(String(40), primary_key=True)
+    answer: Mapped[str] = mapped_column(String(80))
+    answered_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ReleaseEvent(Base):
+    """A notification to give (sales-ready, follow-up overdue), delivered once by a running app.
+
+    Recorded in the same transaction as the change that caused it, by whichever process made
+    it; a running GUI or headless `run` claims it with `UPDATE ... WHERE delivered_at IS NULL`.
+    """
+
+    __tablename__ = "release_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # "sales_ready" | "overdue"
+    score: Mapped[int] = mapped_column(Integer)
+    grade: Mapped[str] = mapped_column(String(1), default="")
+    message: Mapped[str] = mapped_column(String(400))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    delivered_via: Mapped[str] = mapped_column(String(20), default="")
+
+    __table_args__ = (Index("ix_release_events_pending", "delivered_at", "id"),)
+
+
+class Handoff(Base):
+    """The current hand-off of a sales-ready lead to sales (one per lead, reused on recycle)."""
+
+    __tablename__ = "handoffs"
+
+    lead_id: Mapped[int] = mapped_column(
+        ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True
+    )
+    owner: Mapped[str] = mapped_column(String(120), default="")
+    state: Mapped[str] = mapped_column(String(20))  # pending | accepted | rejected | recycled
+    released_at: Mapped[datetime] = mapped_column(DateTime)
+    due_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    overdue_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    reason: Mapped[str] = mapped_column(String(400), default="")
+    recycle_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+# --- Import, export, segments, personal data requests (issue 5) --------------------------
+
+
+class ImportBatch(Base):
+    """One finished import: what it did, so it can be shown and undone as a whole.
+
+    Leads created by an import get consecutive ids (assigned under the write lock), so the
+    batch keeps only their range; leads it updated keep a before-image in ImportBatchUpdate.
+    """
+
+    __tablename__ = "import_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(400))
+    policy: Mapped[str] = mapped_column(String(10))
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    imported: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    first_lead_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_lead_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Tags this import created (removed again on undo if nothing else uses them).
+    created_tag_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class ImportBatchUpdate(Base):
+    """An existing lead as it was before an import changed it (for undoing the import)."""
+
+    __tablename__ = "import_batch_updates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(
+        ForeignKey("import_batches.id", ondelete="CASCADE"), index=True
+    )
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    before: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Segment(Base):
+    """A saved filter; membership is evaluated each time it is used."""
+
+    __tablename__ = "segments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    rules: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SuppressedHash(Base):
+    """An address that must never be mailed again, kept only as sha256 of its email key
+    (what remains of a lead after "forget")."""
+
+    __tablename__ = "suppressed_hashes"
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(40), default="forgotten")
+    created_at: Mapped[datetime] = mapped_column(DateTime)

@@ -33,6 +33,15 @@ class Tick:
 TICKS: list[Tick] = []
 
 
+def _nurture_dispatch(workspace: Workspace) -> None:
+    from nurturedesk.core.dispatch import dispatch_tick  # imported late: no cycle at import
+
+    dispatch_tick(workspace)
+
+
+TICKS.append(Tick("nurture-dispatch", 30, _nurture_dispatch))
+
+
 class Scheduler:
     """Runs every tick on a background thread against one workspace."""
 
@@ -85,6 +94,29 @@ class Scheduler:
         return bool(self._scheduler.running)
 
 
+# --- Scoring and release (issue 4): decay, follow-up deadlines, recycling, notices ---------
+
+
+def _scoring_tick(name: str) -> Callable[[Workspace], object]:
+    def run(workspace: Workspace) -> object:
+        from nurturedesk.core import release, scoring  # services import this module's callers
+
+        return {
+            "decay": scoring.decay_tick,
+            "follow_up": release.follow_up_tick,
+            "recycle": release.recycle_tick,
+            "notices": release.deliver_tick,
+        }[name](workspace)
+
+    return run
+
+
+TICKS += [
+    Tick("scoring-decay", 3600, _scoring_tick("decay")),  # re-scores once per UTC day
+    Tick("release-follow-up", 300, _scoring_tick("follow_up")),
+    Tick("release-recycle", 3600, _scoring_tick("recycle")),
+    Tick("release-notices", 5, _scoring_tick("notices")),  # cheap: one indexed query
+]
 # --- Backups (issue 6): look every 10 minutes; a copy is made when the last is a day old.
 from nurturedesk.core.backups import daily_backup_tick  # noqa: E402
 

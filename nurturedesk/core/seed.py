@@ -9,3 +9,9 @@ from nurturedesk.core.stages import ensure_default_stages
 
 def seed_workspace(workspace: Workspace) -> None:
     ensure_default_stages(workspace)
+    # Nurture (issue 3): default content + tracks, and the stage-enrolment rule watcher.
+    from nurturedesk.core.nurture_defaults import ensure_nurture_defaults
+    from nurturedesk.core.sequences import watch_leads
+
+    ensure_nurture_defaults(workspace)
+    watch_leads(workspace)

@@ -26,6 +26,7 @@ from nurturedesk.core.events import LeadsChanged
 from nurturedesk.core.leads import LeadData, LeadFilter
 from nurturedesk.core.settings import get_setting, set_setting
 from nurturedesk.core.stages import get_stage, list_stages
+from nurturedesk.ui import scoring_ui
 from nurturedesk.ui import settings as ui_settings
 from nurturedesk.ui.board.view import BoardWidget
 from nurturedesk.ui.bridge import EventBridge
@@ -66,6 +67,9 @@ class MainWindow(QMainWindow):
         self.setMinimumSize(900, 560)
         self.undo_stack = QUndoStack(self)
         self.undo_stack.setUndoLimit(200)
+        # Add-ons narrow the board's filter (segments) and reset with "Clear filters".
+        self.filter_hooks: list[Callable[[LeadFilter], LeadFilter]] = []
+        self.filter_resets: list[Callable[[], None]] = []
         self.board = BoardWidget(
             workspace,
             self.drop_leads,
@@ -91,9 +95,16 @@ class MainWindow(QMainWindow):
         self._watch_timer = QTimer(self, interval=EXTERNAL_CHANGE_POLL_MS)
         self._watch_timer.timeout.connect(self._check_external_changes)
         self._watch_timer.start()
+        from nurturedesk.ui.data_actions import install as install_data_actions
+
+        install_data_actions(self)  # import, export, segments, bulk actions, personal data
         self._restore_geometry()
         self._update_actions()
         self._update_status()
+        from nurturedesk.ui.nurture_menu import install_nurture_ui  # issue 3: nurture screens
+
+        install_nurture_ui(self)
+        self.scoring = scoring_ui.install(self)  # scores, markers, notices, activity panel
 
     # --- construction ------------------------------------------------------------------
 
@@ -272,12 +283,15 @@ class MainWindow(QMainWindow):
     # --- filtering ---------------------------------------------------------------------
 
     def current_filter(self) -> LeadFilter:
-        return LeadFilter(
+        flt = LeadFilter(
             search=self.search.text(),
             tag=self.tag_filter.currentData() or "",
             owner=self.owner_filter.currentData() or "",
             source=self.source_filter.currentData() or "",
         )
+        for hook in self.filter_hooks:
+            flt = hook(flt)
+        return flt
 
     def apply_filter(self) -> None:
         self._search_timer.stop()
@@ -293,6 +307,8 @@ class MainWindow(QMainWindow):
         self.search.blockSignals(True)
         self.search.clear()
         self.search.blockSignals(False)
+        for reset in self.filter_resets:
+            reset()
         self.apply_filter()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -388,6 +404,10 @@ class MainWindow(QMainWindow):
                 )
 
         self.lead_editor = LeadEditor(save, lead, parent=self)
+        from nurturedesk.ui.lead_nurture import attach_nurture_summary  # issue 3
+
+        attach_nurture_summary(self.lead_editor, self.workspace, lead_id, lead.email)
+        self.scoring.attach_to_editor(self.lead_editor, lead_id)
         self.lead_editor.exec()
 
     def delete_selected(self) -> None:

@@ -9,6 +9,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, Q
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from nurturedesk.ui.board.model import CardRole
+from nurturedesk.ui.board.scoring import paint_markers
 
 CARD_HEIGHT = 84
 MARGIN = 4
@@ -113,8 +114,13 @@ class CardDelegate(QStyledItemDelegate):
         painter.setPen(WHITE)
         painter.drawText(badge, CENTER, badge_text)
 
+        # Grade, sales-ready and overdue markers beside the score.
+        markers_left = paint_markers(
+            painter, f.body, index.data(CardRole.Badges), badge.left() - 4, badge.top() + 1
+        )
+
         # Name, then company.
-        name_rect = QRectF(left, rect.top() + 6, badge.left() - left - 6, f.bold_m.height())
+        name_rect = QRectF(left, rect.top() + 6, markers_left - left - 6, f.bold_m.height())
         painter.setFont(f.bold)
         painter.setPen(TEXT)
         elided = f.bold_m.elidedText(name, Qt.TextElideMode.ElideRight, int(name_rect.width()))

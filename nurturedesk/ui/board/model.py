@@ -24,7 +24,9 @@ from PySide6.QtCore import (
 from nurturedesk.core import leads as lead_service
 from nurturedesk.core.db import Workspace
 from nurturedesk.core.leads import LeadCard, LeadFilter
+from nurturedesk.core.release import Badges
 from nurturedesk.core.stages import StageInfo
+from nurturedesk.ui.board.scoring import accessible_text, fetch_page, load_badges
 
 LEAD_IDS_MIME = "application/x-nurturedesk-lead-ids"
 PAGE_SIZE = 40  # a screenful or two; fetchMore brings the rest as the user scrolls
@@ -42,6 +44,8 @@ class CardRole(IntEnum):
     DaysInStage = Qt.ItemDataRole.UserRole + 6
     Stale = Qt.ItemDataRole.UserRole + 7
     StageColour = Qt.ItemDataRole.UserRole + 8
+    Badges = Qt.ItemDataRole.UserRole + 9  # release.Badges: grade, sales-ready, overdue
+    Grade = Qt.ItemDataRole.UserRole + 10
 
 
 def encode_lead_ids(ids: Sequence[int]) -> QMimeData:
@@ -79,6 +83,8 @@ class StageColumnModel(QAbstractListModel):
         self.filter = LeadFilter()
         self.total = 0
         self._cards: list[LeadCard] = []
+        self._badges: dict[int, Badges] = {}
+        self.sort_by_score = False  # highest score first instead of the board's order
         self.drop_handler: DropHandler | None = None
         self._fetching = False
 
@@ -92,18 +98,29 @@ class StageColumnModel(QAbstractListModel):
         self.total = total
         want = min(total, max(self.page_size, keep_rows))
         self._cards = (
-            lead_service.page_cards(self.workspace, self.stage.id, self.filter, limit=want)
+            fetch_page(self.workspace, self.stage.id, self.filter, None, want, self.sort_by_score)
             if want
             else []
         )
+        self._badges = load_badges(self.workspace, self._cards)
         self.endResetModel()
 
-    def set_cards(self, total: int, cards: list[LeadCard], flt: LeadFilter) -> None:
+    def set_cards(
+        self,
+        total: int,
+        cards: list[LeadCard],
+        flt: LeadFilter,
+        badges: dict[int, Badges] | None = None,
+    ) -> None:
         """Start over with cards the board loaded for this column (see `load_board`)."""
         self.beginResetModel()
         self.filter = flt
         self.total = total
         self._cards = list(cards)
+        if badges is None:
+            self._badges = load_badges(self.workspace, self._cards)
+        else:
+            self._badges = {c.id: badges[c.id] for c in self._cards if c.id in badges}
         self.endResetModel()
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
@@ -121,15 +138,15 @@ class StageColumnModel(QAbstractListModel):
 
     def _fetch_page(self) -> None:
         last = self._cards[-1] if self._cards else None
-        after = (last.position, last.id) if last else None
-        page = lead_service.page_cards(
-            self.workspace, self.stage.id, self.filter, after=after, limit=self.page_size
+        page = fetch_page(
+            self.workspace, self.stage.id, self.filter, last, self.page_size, self.sort_by_score
         )
         if not page:  # the column shrank under us; stop asking
             self.total = len(self._cards)
             return
         self.beginInsertRows(QModelIndex(), len(self._cards), len(self._cards) + len(page) - 1)
         self._cards.extend(page)
+        self._badges.update(load_badges(self.workspace, page))
         self.endInsertRows()
 
     def refresh_cards(self, lead_ids: Sequence[int]) -> None:
@@ -138,6 +155,7 @@ class StageColumnModel(QAbstractListModel):
         if not rows:
             return
         fresh = lead_service.cards_by_id(self.workspace, list(rows))
+        self._badges.update(load_badges(self.workspace, list(fresh.values())))
         for lead_id, row in rows.items():
             if lead_id in fresh and fresh[lead_id].stage_id == self.stage.id:
                 self._cards[row] = fresh[lead_id]
@@ -173,7 +191,7 @@ class StageColumnModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{card.name} <{card.email}>" + (f"\n{card.company}" if card.company else "")
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"{card.name}, {card.company}, score {card.score}"
+            return accessible_text(card, self._badges.get(card.id))
         if role == CardRole.Card:
             return card
         if role == CardRole.LeadId:
@@ -190,6 +208,11 @@ class StageColumnModel(QAbstractListModel):
             return self.stage.kind.value == "open" and self.days_in_stage(card) > self.stale_days
         if role == CardRole.StageColour:
             return self.stage.colour
+        if role == CardRole.Badges:
+            return self._badges.get(card.id)
+        if role == CardRole.Grade:
+            badges = self._badges.get(card.id)
+            return badges.grade if badges else ""
         return None
 
     def roleNames(self) -> dict[int, QByteArray]:

@@ -21,9 +21,11 @@ from nurturedesk.core import leads as lead_service
 from nurturedesk.core.db import Workspace
 from nurturedesk.core.events import LeadsChanged
 from nurturedesk.core.leads import LeadFilter
+from nurturedesk.core.release import SCORED
 from nurturedesk.core.stages import StageInfo, list_stages
 from nurturedesk.ui.board.delegate import CardDelegate
 from nurturedesk.ui.board.model import DropHandler, StageColumnModel
+from nurturedesk.ui.board.scoring import scored_board
 
 COLUMN_WIDTH = 260
 BOARD_STYLE = """
@@ -117,6 +119,7 @@ class BoardWidget(QScrollArea):
         self.drop_handler = drop_handler
         self.stale_days = stale_days
         self.filter = LeadFilter()
+        self.sort_by_score = False
         self.columns: list[StageColumn] = []
         self._pending_stages: set[int] | None = set()
         self._pending_edits: set[int] = set()
@@ -153,6 +156,7 @@ class BoardWidget(QScrollArea):
     def _make_column(self, stage: StageInfo) -> StageColumn:
         model = StageColumnModel(self.workspace, stage, stale_days=self.stale_days, parent=self)
         model.drop_handler = self.drop_handler
+        model.sort_by_score = self.sort_by_score
         column = StageColumn(model, self._inner)
         column.view.doubleClicked.connect(
             lambda index, m=model: self.leadActivated.emit(m.card(index.row()).id)
@@ -184,13 +188,14 @@ class BoardWidget(QScrollArea):
         board = lead_service.load_board(
             self.workspace, self.filter, rows, count_all=stage_ids is None
         )
+        cards, badges = scored_board(self.workspace, board, self.filter, rows, self.sort_by_score)
         for column in wanted:
             model = column.model
             selected = self._selected_in(column)
             scroll = column.view.verticalScrollBar().value()
             stage_id = model.stage.id
             model.set_cards(
-                board.counts.get(stage_id, 0), board.cards.get(stage_id, []), self.filter
+                board.counts.get(stage_id, 0), cards.get(stage_id, []), self.filter, badges
             )
             if keep_rows:
                 column.view.verticalScrollBar().setValue(scroll)
@@ -198,10 +203,21 @@ class BoardWidget(QScrollArea):
             column.update_header()
         self.refreshed.emit()
 
+    def set_sort_by_score(self, on: bool) -> None:
+        self.sort_by_score = on
+        for column in self.columns:
+            column.model.sort_by_score = on
+        self.reload(keep_rows=True)
+
     def on_leads_changed(self, event: LeadsChanged) -> None:
         """Note what changed; refresh once when control returns to the event loop, so a burst
         of changes (a bulk action, an import, the scheduler) costs one refresh."""
-        if event.reason == "edited" and event.lead_ids and not self.filter.active:
+        in_place = (event.reason == "edited" and not self.filter.active) or (
+            # Only scores and markers changed: no card moved and no filter (text, tag, owner,
+            # source) can change its mind, so repaint in place unless sorted by score.
+            event.reason == SCORED and not self.sort_by_score
+        )
+        if in_place and event.lead_ids:
             self._pending_edits.update(event.lead_ids)
         elif event.stage_ids and self._pending_stages is not None:
             self._pending_stages.update(event.stage_ids)

@@ -1,0 +1,177 @@
+"""Bulk actions on many leads at once (multi-selected cards, a segment, the CLI).
+
+Each action is one unit of work and returns a record of exactly what it changed, which its
+`undo_*` counterpart takes to put things back (the GUI wraps the pair in a QUndoCommand).
+Moving and deleting reuse `leads.move_leads` / `leads.delete_leads`, whose undo is
+`leads.undo_move` / `leads.restore_leads`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from nurturedesk.core.db import Workspace
+from nurturedesk.core.errors import ValidationError
+from nurturedesk.core.events import LeadsChanged
+from nurturedesk.core.leads import delete_leads, move_leads, restore_leads, undo_move
+from nurturedesk.core.models import Lead, Tag, lead_tags
+from nurturedesk.core.validation import clean_text
+
+__all__ = [
+    "OwnerChange",
+    "TagChange",
+    "assign_owner",
+    "delete_leads",
+    "move_leads",
+    "restore_leads",
+    "tag_leads",
+    "undo_move",
+    "undo_owner_change",
+    "undo_tag_change",
+    "untag_leads",
+]
+
+
+@dataclass(frozen=True)
+class TagChange:
+    tag: str
+    tag_id: int
+    lead_ids: tuple[int, ...]  # the leads whose tags actually changed
+    added: bool  # True: the tag was added to them; False: taken off
+    tag_created: bool  # the tag did not exist before (undoing a tagging removes it again)
+
+
+@dataclass(frozen=True)
+class OwnerChange:
+    owner: str
+    previous: tuple[tuple[int, str], ...]  # (lead id, owner before)
+
+
+def _live(session: Session, lead_ids: Sequence[int]) -> list[int]:
+    return list(
+        session.scalars(
+            select(Lead.id).where(Lead.id.in_(list(lead_ids)), Lead.deleted_at.is_(None))
+        )
+    )
+
+
+def _stages(session: Session, lead_ids: Sequence[int]) -> tuple[int, ...]:
+    return tuple(
+        session.scalars(select(Lead.stage_id).where(Lead.id.in_(list(lead_ids))).distinct())
+    )
+
+
+def tag_leads(workspace: Workspace, lead_ids: Sequence[int], tag: str) -> TagChange:
+    name = clean_text(tag, 80)
+    if not name:
+        raise ValidationError("tag", "A tag needs a name.")
+    with workspace.session() as session:
+        tag_row = session.scalar(select(Tag).where(func.lower(Tag.name) == name.casefold()))
+        created = tag_row is None
+        if tag_row is None:
+            tag_row = Tag(name=name)
+            session.add(tag_row)
+            session.flush()
+        ids = _live(session, lead_ids)
+        have = set(
+            session.scalars(
+                select(lead_tags.c.lead_id).where(
+                    lead_tags.c.tag_id == tag_row.id, lead_tags.c.lead_id.in_(ids)
+                )
+            )
+        )
+        changed = [i for i in ids if i not in have]
+        if changed:
+            session.execute(
+                insert(lead_tags), [{"lead_id": i, "tag_id": tag_row.id} for i in changed]
+            )
+        result = TagChange(tag_row.name, tag_row.id, tuple(changed), True, created)
+        stages = _stages(session, changed)
+    workspace.events.publish(LeadsChanged(result.lead_ids, stages, "tagged"))
+    return result
+
+
+def untag_leads(workspace: Workspace, lead_ids: Sequence[int], tag: str) -> TagChange:
+    name = clean_text(tag, 80)
+    with workspace.session() as session:
+        tag_row = session.scalar(select(Tag).where(func.lower(Tag.name) == name.casefold()))
+        if tag_row is None:
+            return TagChange(name, 0, (), False, False)
+        ids = _live(session, lead_ids)
+        changed = list(
+            session.scalars(
+                select(lead_tags.c.lead_id).where(
+                    lead_tags.c.tag_id == tag_row.id, lead_tags.c.lead_id.in_(ids)
+                )
+            )
+        )
+        session.execute(
+            delete(lead_tags).where(
+                lead_tags.c.tag_id == tag_row.id, lead_tags.c.lead_id.in_(changed)
+            )
+        )
+        result = TagChange(tag_row.name, tag_row.id, tuple(changed), False, False)
+        stages = _stages(session, changed)
+    workspace.events.publish(LeadsChanged(result.lead_ids, stages, "untagged"))
+    return result
+
+
+def undo_tag_change(workspace: Workspace, change: TagChange) -> None:
+    with workspace.session() as session:
+        if change.added:
+            session.execute(
+                delete(lead_tags).where(
+                    lead_tags.c.tag_id == change.tag_id,
+                    lead_tags.c.lead_id.in_(change.lead_ids),
+                )
+            )
+            still_used = session.scalar(
+                select(func.count()).where(lead_tags.c.tag_id == change.tag_id)
+            )
+            if change.tag_created and not still_used:
+                session.execute(delete(Tag).where(Tag.id == change.tag_id))
+        elif change.lead_ids:
+            tag_id = session.scalar(select(Tag.id).where(Tag.id == change.tag_id))
+            if tag_id is None:  # the tag was deleted meanwhile: bring it back by name
+                tag = Tag(name=change.tag)
+                session.add(tag)
+                session.flush()
+                tag_id = tag.id
+            ids = _live(session, change.lead_ids)
+            session.execute(insert(lead_tags), [{"lead_id": i, "tag_id": tag_id} for i in ids])
+        stages = _stages(session, change.lead_ids)
+    workspace.events.publish(LeadsChanged(change.lead_ids, stages, "tags restored"))
+
+
+def assign_owner(workspace: Workspace, lead_ids: Sequence[int], owner: str) -> OwnerChange:
+    """Give leads an owner ("" takes their owner off)."""
+    name = clean_text(owner, 120)
+    now = workspace.clock.now()
+    with workspace.session() as session:
+        rows = session.execute(
+            select(Lead.id, Lead.owner).where(
+                Lead.id.in_(list(lead_ids)), Lead.deleted_at.is_(None), Lead.owner != name
+            )
+        ).all()
+        previous = tuple((r.id, r.owner) for r in rows)
+        session.execute(
+            update(Lead)
+            .where(Lead.id.in_([p[0] for p in previous]))
+            .values(owner=name, updated_at=now)
+        )
+        stages = _stages(session, [p[0] for p in previous])
+    workspace.events.publish(LeadsChanged(tuple(p[0] for p in previous), stages, "owner"))
+    return OwnerChange(name, previous)
+
+
+def undo_owner_change(workspace: Workspace, change: OwnerChange) -> None:
+    with workspace.session() as session:
+        for lead_id, owner in change.previous:
+            session.execute(update(Lead).where(Lead.id == lead_id).values(owner=owner))
+        ids = [p[0] for p in change.previous]
+        stages = _stages(session, ids)
+    workspace.events.publish(LeadsChanged(tuple(ids), stages, "owner"))

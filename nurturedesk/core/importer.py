@@ -1,0 +1,1079 @@
+"""Importing leads from a file: mapping, validation, dedupe, one transaction, undo.
+
+Every data row ends in exactly one of four counts: imported (a new lead), updated (an
+existing lead changed), skipped (a duplicate under the chosen policy, nothing new, or a
+suppressed address) or rejected (no or invalid email, bad value). Skipped and rejected rows
+go to a report file with their row number and the reason.
+
+The whole import is one SQLite transaction: cancelled, failed or killed, nothing of it is
+in the workspace. Speed comes from doing the per-row work in plain Python against
+in-memory sets, and writing with `executemany` in chunks of the same transaction; the
+leads created get consecutive ids so the batch (kept for undo) only stores their range.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import operator
+import re
+import tempfile
+import time
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, cast
+
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    String,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy import Table as SqlTable
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
+
+from nurturedesk.core.db import Workspace, storage_error
+from nurturedesk.core.errors import NotFoundError, UserError, ValidationError
+from nurturedesk.core.events import LeadsChanged
+from nurturedesk.core.leads import TEXT_FIELDS
+from nurturedesk.core.models import (
+    Base,
+    ImportBatch,
+    ImportBatchUpdate,
+    Lead,
+    Stage,
+    StageHistory,
+    SuppressedHash,
+    Tag,
+    lead_tags,
+)
+from nurturedesk.core.tabular import Table, open_table
+from nurturedesk.core.validation import clean_text, normalize_email
+
+POLICIES = ("skip", "update", "merge")
+IGNORE = "ignore"
+CUSTOM = "custom:"
+# Targets a column can be mapped to (besides "ignore" and "custom:<name>").
+FIELDS = ("email", *TEXT_FIELDS, "full_name", "tags", "stage")
+CHUNK = 5000
+LEADS = cast(SqlTable, Lead.__table__)
+
+# Normalised header (lower case, letters and digits only) -> field. Headers seen in exports
+# of Mailchimp, HubSpot, Salesforce, Pipedrive, Google and Outlook contacts, LinkedIn, ...
+HEADER_GUESSES: dict[str, str] = {}
+for _field, _names in {
+    "email": "email emailaddress e-mail mail emailid primaryemail workemail businessemail "
+    "email1value e-mailaddress emailaddr courriel",
+    "first_name": "firstname first givenname forename fname prenom vorname",
+    "last_name": "lastname last surname familyname lname nom nachname",
+    "full_name": "name fullname contactname displayname contact",
+    "company": "company companyname organization organisation organizationname account "
+    "accountname employer business firma societe entreprise",
+    "title": "title jobtitle position role function",
+    "phone": "phone phonenumber mobile mobilephone telephone tel workphone businessphone "
+    "phone1value cell cellphone",
+    "source": "source leadsource origin",
+    "owner": "owner leadowner contactowner assignedto accountowner",
+    "timezone": "timezone tz",
+    "tags": "tags tag labels label",
+    "stage": "stage leadstage lifecyclestage funnelstage",
+    # What our own export writes but an import must not take back.
+    IGNORE: "score createdat updatedat id leadid",
+}.items():
+    for _name in _names.split():
+        HEADER_GUESSES[re.sub(r"[^0-9a-z]", "", _name)] = _field
+
+_SPACES = re.compile(r" {2,}")
+_LOCAL_ASCII = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_TAG_SPLIT = re.compile(r"[,;|]")
+_FORMULA_GUARD = ("'=", "'+", "'-", "'@")  # what our export puts before a formula-like cell
+
+
+class ImportCancelled(UserError):
+    def __init__(self) -> None:
+        super().__init__("The import was cancelled; nothing was imported.")
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    # Column name -> field, "ignore" or "custom:<name>"; overrides the guesses.
+    mapping: dict[str, str] = field(default_factory=dict)
+    unknown_columns: str = "custom"  # or "ignore": what to do with columns not recognised
+    on_duplicate: str = "skip"
+    tags: tuple[str, ...] = ()
+    source: str = ""  # for new leads whose row gives none
+    stage: str | None = None  # stage name for new leads (default: the first stage)
+    dry_run: bool = False
+    encoding: str | None = None
+    delimiter: str | None = None
+    report_path: Path | None = None  # where skipped/rejected rows go (default: beside the file)
+
+
+@dataclass(frozen=True)
+class ImportProgress:
+    rows: int
+    fraction: float  # of the file read, 0..1
+    rows_per_second: float
+    phase: str  # "reading" or "saving"
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    rows: int
+    imported: int
+    updated: int
+    skipped: int
+    rejected: int
+    blank_rows: int
+    rejected_file: str | None
+    batch_id: int | None
+    dry_run: bool
+    seconds: float
+    encoding: str
+    delimiter: str
+    mapping: tuple[tuple[str, str], ...]
+    lead_ids: tuple[int, int] | None = None  # first and last id of the leads created
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "imported": self.imported,
+            "updated": self.updated,
+            "skipped": self.skipped,
+            "rejected": self.rejected,
+            "blank_rows": self.blank_rows,
+            "rejected_file": self.rejected_file,
+            "batch_id": self.batch_id,
+            "dry_run": self.dry_run,
+            "seconds": round(self.seconds, 3),
+            "rows_per_second": round(self.rows_per_second),
+            "encoding": self.encoding,
+            "delimiter": self.delimiter,
+            "mapping": {column: target for column, target in self.mapping},
+        }
+
+
+@dataclass(frozen=True)
+class ImportPreview:
+    header: list[str]
+    mapping: list[str]  # target per column
+    rows: list[list[str]]
+    encoding: str
+    delimiter: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class BatchInfo:
+    id: int
+    file_name: str
+    finished_at: datetime | None
+    rows: int
+    imported: int
+    updated: int
+    skipped: int
+    rejected: int
+    undone_at: datetime | None
+
+
+# --- Mapping ------------------------------------------------------------------------------
+
+
+def normalise_header(name: str) -> str:
+    """'Prénom' -> 'prenom', 'E-mail Address' -> 'emailaddress'."""
+    plain = unicodedata.normalize("NFKD", name.casefold())
+    return re.sub(r"[^0-9a-z]", "", plain)
+
+
+def guess_target(column: str, unknown_columns: str = "custom") -> str:
+    if column.casefold().startswith("custom.") and len(column) > 7:
+        return CUSTOM + column[7:]  # what our own export writes for custom fields
+    guess = HEADER_GUESSES.get(normalise_header(column))
+    if guess is not None:
+        return guess
+    return CUSTOM + column if unknown_columns == "custom" else IGNORE
+
+
+def check_target(target: str) -> str:
+    target = target.strip()
+    if target.casefold() in (IGNORE, "skip", "none", ""):
+        return IGNORE
+    if target.startswith(CUSTOM) and clean_text(target[len(CUSTOM) :], 80):
+        return CUSTOM + clean_text(target[len(CUSTOM) :], 80)
+    if target in FIELDS:
+        return target
+    choices = ", ".join((*FIELDS, IGNORE, "custom:NAME"))
+    raise UserError(f"Unknown field {target!r}; choose one of {choices}.")
+
+
+def build_mapping(header: Sequence[str], options: ImportOptions) -> list[str]:
+    """Target per column: the user's choices over the guesses. Each field is taken once."""
+    if options.unknown_columns not in ("custom", IGNORE):
+        raise UserError("Unknown columns are either kept as custom fields or ignored.")
+    wanted = {k.strip().casefold(): check_target(v) for k, v in options.mapping.items()}
+    missing = [
+        k for k in options.mapping if k.strip().casefold() not in {h.casefold() for h in header}
+    ]
+    if missing:
+        raise UserError(
+            f"No column named {missing[0]!r} in the file; its columns are: {', '.join(header)}."
+        )
+    targets = []
+    for column in header:
+        target = wanted.get(column.casefold()) or guess_target(column, options.unknown_columns)
+        targets.append(target)
+    taken: set[str] = set()
+    explicit = {c.casefold() for c in wanted}
+    # An explicit choice wins over a guess for the same field; then the leftmost guess.
+    order = sorted(range(len(header)), key=lambda i: (header[i].casefold() not in explicit, i))
+    for i in order:
+        target = targets[i]
+        if target == IGNORE:
+            continue
+        if target in taken:
+            if header[i].casefold() in explicit:
+                raise UserError(f"Two columns are mapped to {target!r}.")
+            targets[i] = CUSTOM + header[i] if options.unknown_columns == "custom" else IGNORE
+            if targets[i] in taken:
+                targets[i] = IGNORE
+        taken.add(targets[i])
+    return targets
+
+
+def preview_import(
+    path: str | Path, options: ImportOptions | None = None, rows: int = 20
+) -> ImportPreview:
+    """The first rows and the guessed mapping, for the wizard (nothing is written)."""
+    options = options or ImportOptions()
+    table = open_table(path, options.encoding, options.delimiter)
+    sample = []
+    for _number, cells in table.rows():
+        if any(c.strip() for c in cells):
+            sample.append(cells)
+        if len(sample) >= rows:
+            break
+    return ImportPreview(
+        header=table.header,
+        mapping=build_mapping(table.header, options),
+        rows=sample,
+        encoding=table.encoding,
+        delimiter=table.delimiter,
+        kind=table.kind,
+    )
+
+
+# --- Fast row hygiene (same results as validation.py, without its per-call cost) ---------
+
+
+@lru_cache(maxsize=65536)
+def _normalised_domain(domain: str) -> str:
+    """The domain as email-validator normalises it, or ValidationError; cached (lists repeat
+    a few domains), which is what makes validating 100,000 addresses take well under a second."""
+    return normalize_email(f"a@{domain}").rpartition("@")[2]
+
+
+def fast_normalize_email(value: str) -> str:
+    """`validation.normalize_email` with a fast path for plain ASCII addresses."""
+    raw = value.strip()
+    local, at, domain = raw.rpartition("@")
+    if (
+        at
+        and len(local) <= 64
+        and len(raw) <= 254
+        and local.isascii()
+        and _LOCAL_ASCII.fullmatch(local)
+        and domain.isascii()
+        and domain.isprintable()
+    ):
+        return f"{local}@{_normalised_domain(domain)}"
+    return normalize_email(value)
+
+
+def _clean(value: str, limit: int) -> str:
+    """`validation.clean_text` (plus our export's formula guard taken off), fast when the
+    value has no control characters, which is nearly always."""
+    if value.isprintable():
+        value = value.strip()
+        if "  " in value:
+            value = _SPACES.sub(" ", value)
+    else:
+        value = clean_text(value)
+    if value[:2] in _FORMULA_GUARD:
+        value = value[1:]
+    return value[:limit]
+
+
+# The columns the import writes per new lead (the rest are the same for all of them).
+_ROW = (
+    "id",
+    "email",
+    "email_key",
+    *TEXT_FIELDS,
+    "custom_fields",
+    "search_text",
+    "stage_id",
+    "position",
+)
+
+
+def _search_text(lead: dict[str, Any]) -> str:
+    return f"{lead['first_name']} {lead['last_name']} {lead['email']} {lead['company']}".lower()
+
+
+_EMAIL_FAST = re.compile(
+    r"([A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,64}(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*)@([!-?A-~]{1,252})"
+)
+# json.dumps(d, ensure_ascii=False) without its per-call set-up (a tenth of the import's
+# time): the C encoder json itself uses for a one-shot dump.
+_C_ENCODER = json.encoder.c_make_encoder  # type: ignore[attr-defined]
+_encode_object = (
+    _C_ENCODER(None, str, json.encoder.encode_basestring, None, ": ", ", ", False, False, True)  # type: ignore[attr-defined]
+    if _C_ENCODER is not None
+    else None
+)
+
+
+_second = operator.itemgetter(1)
+
+
+def _getter(indexes: list[int]) -> Callable[[list[str]], tuple[str, ...]]:
+    """itemgetter that always returns a tuple (itemgetter(i) alone returns the item)."""
+    if not indexes:
+        return lambda _cells: ()
+    if len(indexes) == 1:
+        only = indexes[0]
+        return lambda cells: (cells[only],)
+    return operator.itemgetter(*indexes)
+
+
+def _json_object(values: dict[str, str]) -> str:
+    if _encode_object is None:
+        return json.dumps(values, ensure_ascii=False)
+    return "".join(_encode_object(values, 0))
+
+
+def suppression_hash(email: str) -> str:
+    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
+
+
+@lru_cache(maxsize=1024)
+def _valid_timezone(name: str) -> bool:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+# --- The import ---------------------------------------------------------------------------
+
+
+@dataclass
+class _PendingUpdate:
+    row: int
+    cells: list[str]
+    lead_id: int
+    values: dict[str, str]
+    custom: dict[str, str]
+    tags: set[int]
+    existing: bool  # a lead that was in the workspace before (needs a before-image)
+    first_row: int | None
+
+
+class _Report:
+    """Skipped and rejected rows, written lazily to a CSV beside the imported file."""
+
+    def __init__(self, path: Path, header: list[str], fallback_dir: Path | None) -> None:
+        self.path = path
+        self.header = header
+        self.fallback_dir = fallback_dir
+        self._fh: Any = None
+        self._writer: Any = None
+
+    def _open(self) -> None:
+        # Beside the imported file if we may write there (a USB stick, a read-only share
+        # may refuse), else beside the workspace, else in the temporary folder.
+        candidates = [self.path]
+        for folder in (self.fallback_dir, Path(tempfile.gettempdir())):
+            if folder is not None:
+                candidates.append(folder / self.path.name)
+        for i, candidate in enumerate(candidates):
+            try:
+                self._fh = candidate.open("w", encoding="utf-8-sig", newline="")
+            except OSError as exc:
+                if i == len(candidates) - 1:
+                    raise UserError(
+                        f"Cannot write the list of rejected rows ({exc.strerror}); "
+                        "nothing was imported."
+                    ) from exc
+                continue
+            self.path = candidate
+            break
+        self._writer = csv.writer(self._fh)
+        self._writer.writerow(["status", "row", "reason", *self.header])
+
+    def add(self, status: str, row: int, reason: str, cells: list[str]) -> None:
+        if self._writer is None:
+            self._open()
+        self._writer.writerow([status, row, reason, *cells])
+
+    def close(self) -> str | None:
+        if self._fh is None:
+            return None
+        self._fh.close()
+        return str(self.path)
+
+
+def _report_path(source: Path, options: ImportOptions, now: datetime) -> Path:
+    if options.report_path is not None:
+        return Path(options.report_path)
+    stamp = now.strftime("%Y%m%d-%H%M%S")
+    return source.with_name(f"{source.stem}.not-imported-{stamp}.csv")
+
+
+def import_file(
+    workspace: Workspace,
+    path: str | Path,
+    options: ImportOptions | None = None,
+    *,
+    progress: Callable[[ImportProgress], None] | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+) -> ImportResult:
+    """Import a CSV/TSV/XLSX file of leads as one transaction. See the module docstring."""
+    options = options or ImportOptions()
+    if options.on_duplicate not in POLICIES:
+        raise UserError(
+            f"On duplicate: choose skip, update or merge, not {options.on_duplicate!r}."
+        )
+    path = Path(path)
+    table = open_table(path, options.encoding, options.delimiter)
+    mapping = build_mapping(table.header, options)
+    if "email" not in mapping:
+        raise UserError(
+            "No column holds the email address; choose one with --map COLUMN=email "
+            f"(columns: {', '.join(table.header)})."
+        )
+    run = _ImportRun(workspace, table, mapping, options, progress, should_cancel)
+    try:
+        return run.execute()
+    except OperationalError as exc:
+        raise storage_error(exc, workspace.path) from exc
+
+
+class _ImportRun:
+    def __init__(
+        self,
+        workspace: Workspace,
+        table: Table,
+        mapping: list[str],
+        options: ImportOptions,
+        progress: Callable[[ImportProgress], None] | None,
+        should_cancel: Callable[[], bool] | None,
+    ) -> None:
+        self.ws = workspace
+        self.table = table
+        self.mapping = mapping
+        self.options = options
+        self.progress = progress
+        self.should_cancel = should_cancel or (lambda: False)
+        self.now = workspace.clock.now()
+        self.counts = {"imported": 0, "updated": 0, "skipped": 0, "rejected": 0}
+        self.rows = 0
+        self.blank = 0
+        self.started = time.perf_counter()
+        self.report = _Report(
+            _report_path(table.path, options, self.now),
+            table.header,
+            workspace.path.parent if workspace.path is not None else None,
+        )
+        self.created_tags: list[int] = []
+        self.imaged: set[int] = set()  # existing leads whose before-image is kept
+
+    # The hot loop reads these as locals; see _consume.
+
+    def execute(self) -> ImportResult:
+        ws = self.ws
+        batch_id: int | None = None
+        first_id = last_id = None
+        try:
+            with ws.session() as session:
+                conn = session.connection()
+                # Writing first takes SQLite's write lock for the whole import: the ids and
+                # the snapshot of existing addresses below cannot change under us.
+                batch = ImportBatch(
+                    file_name=str(self.table.path)[:400],
+                    policy=self.options.on_duplicate,
+                    started_at=self.now,
+                    rows=0,
+                    imported=0,
+                    updated=0,
+                    skipped=0,
+                    rejected=0,
+                    created_tag_ids=[],
+                )
+                session.add(batch)
+                session.flush()
+                batch_id = batch.id
+                self._prepare(conn)
+                first_id = self.next_id
+                self._consume(conn, batch_id)
+                last_id = self.next_id - 1
+                batch.finished_at = ws.clock.now()
+                batch.rows = self.rows
+                for name, value in self.counts.items():
+                    setattr(batch, name, value)
+                if last_id >= first_id:
+                    batch.first_lead_id, batch.last_lead_id = first_id, last_id
+                batch.created_tag_ids = list(self.created_tags)
+                session.flush()
+                if self.options.dry_run:
+                    session.rollback()
+                    batch_id = None
+        finally:
+            self.table.close()
+            rejected_file = self.report.close()
+        assert sum(self.counts.values()) == self.rows, (self.counts, self.rows)
+        result = ImportResult(
+            rows=self.rows,
+            blank_rows=self.blank,
+            rejected_file=rejected_file,
+            batch_id=batch_id,
+            dry_run=self.options.dry_run,
+            seconds=time.perf_counter() - self.started,
+            encoding=self.table.encoding,
+            delimiter=self.table.delimiter,
+            mapping=tuple(zip(self.table.header, self.mapping, strict=True)),
+            lead_ids=(first_id, last_id)
+            if first_id is not None
+            and last_id is not None
+            and last_id >= first_id
+            and not self.options.dry_run
+            else None,
+            **self.counts,
+        )
+        if not self.options.dry_run and (result.imported or result.updated):
+            ws.events.publish(LeadsChanged((), tuple(self.stage_ids.values()), "imported"))
+        return result
+
+    def _prepare(self, conn: Connection) -> None:
+        opts = self.options
+        stages = {name.casefold(): sid for sid, name in conn.execute(select(Stage.id, Stage.name))}
+        self.stage_ids = stages
+        if opts.stage:
+            stage_id = stages.get(opts.stage.strip().casefold())
+            if stage_id is None:
+                raise NotFoundError(f"No stage named {opts.stage!r}.")
+            self.default_stage = stage_id
+        else:
+            first = conn.scalar(select(Stage.id).order_by(Stage.position).limit(1))
+            if first is None:
+                raise NotFoundError("The workspace has no stages.")
+            self.default_stage = first
+        self.end_position: dict[int, float] = {
+            sid: (top or 0.0)
+            for sid, top in conn.execute(
+                select(Lead.stage_id, func.max(Lead.position))
+                .where(Lead.deleted_at.is_(None))
+                .group_by(Lead.stage_id)
+            )
+        }
+        self.next_id = (conn.scalar(select(func.max(Lead.id))) or 0) + 1
+        self.first_id = self.next_id
+        self.domains: dict[str, str] = {}  # domain as written -> normalised (valid ones)
+        # email key -> (lead id, spreadsheet row of its first occurrence or None if existing)
+        self.seen: dict[str, tuple[int, int | None]] = {
+            key: (lead_id, None)
+            for key, lead_id in conn.execute(
+                select(Lead.email_key, Lead.id).where(Lead.deleted_at.is_(None))
+            )
+        }
+        self.suppressed = set(conn.scalars(select(SuppressedHash.hash)))
+        self.tag_ids = {
+            name.casefold(): tid for tid, name in conn.execute(select(Tag.id, Tag.name))
+        }
+        self.import_tags = {self._tag_id(conn, t) for t in opts.tags if clean_text(t, 80)}
+        # Written as SQLAlchemy would (its SQLite DateTime format), once for every row.
+        to_text = LEADS.c.created_at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        self.now_text = str(to_text(self.now) if to_text else self.now).replace("'", "")
+        self.source_tag = clean_text(f"imported from {self.table.path.name}", 200)
+
+    def _tag_id(self, conn: Connection, name: str) -> int:
+        name = clean_text(name, 80)
+        tag_id = self.tag_ids.get(name.casefold())
+        if tag_id is None:
+            tag_id = int(conn.scalar(insert(Tag).values(name=name).returning(Tag.id)) or 0)
+            self.tag_ids[name.casefold()] = tag_id
+            self.created_tags.append(tag_id)
+        return tag_id
+
+    def _consume(self, conn: Connection, batch_id: int) -> None:
+        opts = self.options
+        policy = opts.on_duplicate
+        mapping = self.mapping
+        email_idx = mapping.index("email")
+        text_cols = [(i, TEXT_FIELDS[f]) for i, f in enumerate(mapping) if f in TEXT_FIELDS]
+        mapped_text = [f for f in mapping if f in TEXT_FIELDS]
+        custom_cols = [(f[len(CUSTOM) :], i) for i, f in enumerate(mapping) if f.startswith(CUSTOM)]
+        full_idx = mapping.index("full_name") if "full_name" in mapping else None
+        tags_idx = mapping.index("tags") if "tags" in mapping else None
+        stage_idx = mapping.index("stage") if "stage" in mapping else None
+        has_first = "first_name" in mapping
+        has_last = "last_name" in mapping
+        tz_mapped = "timezone" in mapping
+        width = max(i for i, f in enumerate(mapping) if f != IGNORE) + 1
+        text_limits = [lim for _i, lim in text_cols]
+        text_get = _getter([i for i, _lim in text_cols])
+        # Mapped texts (+ a trailing "") -> the lead's 8 text fields in TEXT_FIELDS order.
+        canonical = _getter(
+            [mapped_text.index(f) if f in mapped_text else len(mapped_text) for f in TEXT_FIELDS]
+        )
+        custom_names = [k for k, _i in custom_cols]
+        custom_get = _getter([i for _k, i in custom_cols])
+        default_source = clean_text(opts.source, 120)
+        seen = self.seen
+        suppressed = self.suppressed
+        report = self.report
+        end_position = self.end_position
+        default_stage = self.default_stage
+        import_tags = frozenset(self.import_tags)
+        domains = self.domains
+        email_match = _EMAIL_FAST.fullmatch
+        le = operator.le
+        strip = str.strip
+        chunk: list[tuple[Any, ...]] = []  # rows for INSERT INTO leads, in _ROW order
+        in_chunk: dict[str, int] = {}  # email key -> index in chunk
+        chunk_tags: dict[int, set[int]] = {}  # lead id -> tag ids, for leads in chunk
+        updates: list[_PendingUpdate] = []
+        rows = blank = imported = updated = skipped = rejected = 0
+        last_progress = time.perf_counter()
+        next_id = self.next_id
+
+        records = self.table.records()
+        # The hot loop: locals only, and no Python-level step per cell when a row needs no
+        # cleaning (the common case); each new lead goes straight to its INSERT tuple.
+        for number, cells in enumerate(records, self.table.header_row + 1):
+            if rows & 1023 == 0:
+                if self.should_cancel():
+                    raise ImportCancelled()
+                tick = time.perf_counter()
+                if self.progress is not None and tick - last_progress > 0.1:
+                    last_progress = tick
+                    self._report_progress(rows, "reading")
+            n = len(cells)
+            raw_email = cells[email_idx].strip() if email_idx < n else ""
+            if not raw_email:
+                if not any(c.strip() for c in cells):
+                    blank += 1
+                    continue
+                rows += 1
+                rejected += 1
+                report.add("rejected", number, "no email address", cells)
+                continue
+            rows += 1
+            m = email_match(raw_email)
+            domain = None
+            if m is not None and m.end(1) <= 64 and len(raw_email) <= 254:
+                written = m.group(2)
+                domain = domains.get(written)
+                if domain is not None:
+                    email = raw_email if domain == written else raw_email[: m.start(2)] + domain
+            if domain is None:
+                try:
+                    email = fast_normalize_email(raw_email)
+                except ValidationError as exc:
+                    rejected += 1
+                    report.add("rejected", number, str(exc), cells)
+                    continue
+                if m is not None:
+                    domains[m.group(2)] = email.rpartition("@")[2]
+            key = email.lower()
+            if suppressed and suppression_hash(key) in suppressed:
+                skipped += 1
+                report.add("skipped", number, "address on the suppression list (forgotten)", cells)
+                continue
+            joined = "".join(cells)
+            if n >= width and joined.isprintable() and "  " not in joined and "'" not in joined:
+                # Nothing to clean but surrounding spaces; lengths checked at C speed.
+                texts = list(map(strip, text_get(cells)))
+                if not all(map(le, map(len, texts), text_limits)):
+                    texts = [v[:lim] for v, lim in zip(texts, text_limits, strict=True)]
+                custom = dict(
+                    filter(_second, zip(custom_names, map(strip, custom_get(cells)), strict=True))
+                )
+                if len(joined) > 2000:
+                    custom = {k: v[:2000] for k, v in custom.items()}
+            else:
+                texts = [_clean(cells[i], lim) if i < n else "" for i, lim in text_cols]
+                custom = {k: v for k, i in custom_cols if i < n and (v := _clean(cells[i], 2000))}
+            texts.append("")
+            fields = canonical(texts)  # first, last, company, title, phone, source, owner, tz
+            if (
+                full_idx is not None
+                and full_idx < n
+                and not ((has_first and fields[0]) or (has_last and fields[1]))
+            ):
+                first, _, last = _clean(cells[full_idx], 240).partition(" ")
+                fields = (first[:120], last.strip()[:120], *fields[2:])
+            if tz_mapped and fields[7] and not _valid_timezone(fields[7]):
+                rejected += 1
+                report.add("rejected", number, f"unknown time zone {fields[7]!r}", cells)
+                continue
+            stage_id = default_stage
+            if stage_idx is not None and stage_idx < n and cells[stage_idx].strip():
+                found = self.stage_ids.get(_clean(cells[stage_idx], 80).casefold())
+                if found is None:
+                    rejected += 1
+                    report.add("rejected", number, f"no stage named {cells[stage_idx]!r}", cells)
+                    continue
+                stage_id = found
+            tags = import_tags
+            if tags_idx is not None and tags_idx < n and cells[tags_idx].strip():
+                tags = import_tags | {
+                    self._tag_id(conn, name)
+                    for name in _TAG_SPLIT.split(cells[tags_idx])
+                    if clean_text(name, 80)
+                }
+
+            known = seen.get(key)
+            if known is None:
+                seen[key] = (next_id, number)
+                if default_source and not fields[5]:
+                    fields = (*fields[:5], default_source, *fields[6:])
+                position = end_position.get(stage_id, 0.0) + 1.0
+                end_position[stage_id] = position
+                in_chunk[key] = len(chunk)
+                chunk.append(
+                    (
+                        next_id,
+                        email,
+                        key,
+                        *fields,
+                        _json_object(custom) if custom else "{}",
+                        f"{fields[0]} {fields[1]} {email} {fields[2]}".lower(),
+                        stage_id,
+                        position,
+                    )
+                )
+                if tags:
+                    chunk_tags[next_id] = set(tags)
+                next_id += 1
+                imported += 1
+                if len(chunk) >= CHUNK:
+                    self.next_id = next_id
+                    self._flush(conn, batch_id, chunk, chunk_tags, updates)
+                    chunk, in_chunk, chunk_tags, updates = [], {}, {}, []
+                    self._report_progress(rows, "saving")
+                continue
+            lead_id, first_row = known
+            where = f"row {first_row}" if first_row is not None else f"lead #{lead_id}"
+            if policy == "skip":
+                skipped += 1
+                report.add("skipped", number, f"duplicate of {where}", cells)
+                continue
+            values = dict(zip(TEXT_FIELDS, fields, strict=True))
+            index = in_chunk.get(key)
+            if index is not None:  # the lead is not written yet: combine in memory
+                lead = dict(zip(_ROW, chunk[index], strict=True))
+                lead["custom_fields"] = json.loads(lead["custom_fields"])
+                have = chunk_tags.get(lead_id, set())
+                if _combine(lead, values, custom, policy) or not tags <= have:
+                    lead["custom_fields"] = _json_object(lead["custom_fields"])
+                    lead["search_text"] = _search_text(lead)
+                    chunk[index] = tuple(lead[c] for c in _ROW)
+                    if tags:
+                        chunk_tags[lead_id] = have | tags
+                    updated += 1
+                else:
+                    skipped += 1
+                    report.add("skipped", number, f"duplicate of {where}, nothing new", cells)
+                continue
+            updates.append(
+                _PendingUpdate(
+                    number, cells, lead_id, values, custom, set(tags), first_row is None, first_row
+                )
+            )
+        self.next_id = next_id
+        for name, count in (
+            ("imported", imported),
+            ("updated", updated),
+            ("skipped", skipped),
+            ("rejected", rejected),
+        ):
+            self.counts[name] += count
+        self.rows, self.blank = rows, blank
+        self._flush(conn, batch_id, chunk, chunk_tags, updates)
+        if self.next_id > self.first_id:  # the new leads entered their stage: say so
+            conn.execute(
+                insert(StageHistory).from_select(
+                    ["lead_id", "from_stage_id", "to_stage_id", "moved_at", "reason"],
+                    select(
+                        Lead.id,
+                        literal(None, Integer),
+                        Lead.stage_id,
+                        literal(self.now, DateTime),
+                        literal(self.source_tag, String),
+                    ).where(Lead.id.between(self.first_id, self.next_id - 1)),
+                )
+            )
+        if self.should_cancel():
+            raise ImportCancelled()
+        self._report_progress(rows, "saving")
+
+    def _report_progress(self, rows: int, phase: str) -> None:
+        if self.progress is None:
+            return
+        elapsed = time.perf_counter() - self.started
+        self.progress(
+            ImportProgress(
+                rows, self.table.fraction_read(), rows / elapsed if elapsed else 0.0, phase
+            )
+        )
+        if self.should_cancel():
+            raise ImportCancelled()
+
+    def _flush(
+        self,
+        conn: Connection,
+        batch_id: int,
+        chunk: list[tuple[Any, ...]],
+        chunk_tags: dict[int, set[int]],
+        updates: list[_PendingUpdate],
+    ) -> None:
+        if chunk:
+            now = self.now_text
+            conn.exec_driver_sql(
+                f"INSERT INTO leads ({', '.join(_ROW)}, stage_entered_at, score, created_at,"
+                " updated_at, deleted_at)"
+                f" VALUES ({', '.join('?' * len(_ROW))}, '{now}', 0, '{now}', '{now}', NULL)",
+                chunk,  # type: ignore[arg-type]
+            )
+            links = [(lead_id, t) for lead_id, tags in chunk_tags.items() for t in tags]
+            if links:
+                conn.exec_driver_sql(
+                    "INSERT INTO lead_tags (lead_id, tag_id) VALUES (?, ?)",
+                    links,  # type: ignore[arg-type]
+                )
+        if updates:
+            self._apply_updates(conn, batch_id, updates)
+
+    def _apply_updates(
+        self, conn: Connection, batch_id: int, updates: list[_PendingUpdate]
+    ) -> None:
+        ids = list({u.lead_id for u in updates})
+        current: dict[int, dict[str, Any]] = {}
+        cols = [
+            Lead.id,
+            Lead.email,
+            *(getattr(Lead, f) for f in TEXT_FIELDS),
+            Lead.custom_fields,
+            Lead.updated_at,
+        ]
+        for start in range(0, len(ids), 900):
+            for row in conn.execute(select(*cols).where(Lead.id.in_(ids[start : start + 900]))):
+                data = dict(row._mapping)
+                data["custom_fields"] = dict(data["custom_fields"] or {})
+                current[data["id"]] = data
+        tags_now: dict[int, set[int]] = {}
+        for start in range(0, len(ids), 900):
+            for lead_id, tag_id in conn.execute(
+                select(lead_tags.c.lead_id, lead_tags.c.tag_id).where(
+                    lead_tags.c.lead_id.in_(ids[start : start + 900])
+                )
+            ):
+                tags_now.setdefault(lead_id, set()).add(tag_id)
+        before_rows = []
+        changed: dict[int, dict[str, Any]] = {}
+        new_links: list[tuple[int, int]] = []
+        policy = self.options.on_duplicate
+        for u in updates:
+            lead = current.get(u.lead_id)
+            if lead is None:  # cannot happen under the write lock; never lose count of it
+                self.counts["rejected"] += 1
+                self.report.add(
+                    "rejected", u.row, "the lead disappeared during the import", u.cells
+                )
+                continue
+            have = tags_now.setdefault(u.lead_id, set())
+            needs_image = u.existing and u.lead_id not in self.imaged
+            if needs_image:
+                before = {k: v for k, v in lead.items() if k not in ("id", "updated_at")}
+                before["custom_fields"] = dict(lead["custom_fields"])
+                before["updated_at"] = lead["updated_at"].isoformat()
+                before["tag_ids"] = sorted(have)
+            fields_changed = _combine(lead, u.values, u.custom, policy)
+            added = u.tags - have
+            if fields_changed or added:
+                if needs_image:
+                    before_rows.append(
+                        {"batch_id": batch_id, "lead_id": u.lead_id, "before": before}
+                    )
+                    self.imaged.add(u.lead_id)
+                have |= added
+                new_links.extend((u.lead_id, t) for t in added)
+                if fields_changed:
+                    changed[u.lead_id] = lead
+                self.counts["updated"] += 1
+            else:
+                self.counts["skipped"] += 1
+                where = f"row {u.first_row}" if u.first_row is not None else f"lead #{u.lead_id}"
+                self.report.add("skipped", u.row, f"duplicate of {where}, nothing new", u.cells)
+        if before_rows:
+            conn.execute(insert(ImportBatchUpdate), before_rows)
+        if changed:
+            stmt = (
+                update(LEADS)
+                .where(LEADS.c.id == _bind("b_id"))
+                .values(
+                    **{f: _bind(f"b_{f}") for f in TEXT_FIELDS},
+                    custom_fields=_bind("b_custom_fields", LEADS.c.custom_fields.type),
+                    search_text=_bind("b_search_text"),
+                    updated_at=_bind("b_updated_at", LEADS.c.updated_at.type),
+                )
+            )
+            params = []
+            for lead_id, lead in changed.items():
+                p = {f"b_{f}": lead[f] for f in TEXT_FIELDS}
+                p.update(
+                    b_id=lead_id,
+                    b_custom_fields=lead["custom_fields"],
+                    b_search_text=_search_text(lead),
+                    b_updated_at=self.now,
+                )
+                params.append(p)
+            conn.execute(stmt, params)
+        if new_links:
+            conn.exec_driver_sql(
+                "INSERT OR IGNORE INTO lead_tags (lead_id, tag_id) VALUES (?, ?)",
+                new_links,  # type: ignore[arg-type]
+            )
+
+
+def _bind(name: str, type_: Any = None) -> Any:
+    return bindparam(name, type_=type_)
+
+
+def _combine(
+    target: dict[str, Any], values: dict[str, str], custom: dict[str, str], policy: str
+) -> bool:
+    """Apply a duplicate row's values to a lead's: "update" lets non-blank file values win,
+    "merge" only fills what the lead lacks. Returns whether anything changed."""
+    changed = False
+    for name, value in values.items():
+        if name not in TEXT_FIELDS or not value:
+            continue
+        old = target.get(name, "")
+        if old != value and (policy == "update" or not old):
+            target[name] = value
+            changed = True
+    fields_ = target.setdefault("custom_fields", {})
+    for name, value in custom.items():
+        old = fields_.get(name, "")
+        if old != value and (policy == "update" or not old):
+            fields_[name] = value
+            changed = True
+    return changed
+
+
+# --- Batches and undo ---------------------------------------------------------------------
+
+
+def list_batches(workspace: Workspace, limit: int = 50) -> list[BatchInfo]:
+    with workspace.session() as session:
+        batches = session.scalars(
+            select(ImportBatch).order_by(ImportBatch.id.desc()).limit(limit)
+        ).all()
+        return [
+            BatchInfo(
+                b.id,
+                b.file_name,
+                b.finished_at,
+                b.rows,
+                b.imported,
+                b.updated,
+                b.skipped,
+                b.rejected,
+                b.undone_at,
+            )
+            for b in batches
+        ]
+
+
+@dataclass(frozen=True)
+class UndoImportResult:
+    removed: int  # leads the import had created
+    restored: int  # leads it had updated, put back as they were
+
+
+def undo_import(workspace: Workspace, batch_id: int) -> UndoImportResult:
+    """Take a finished import back as a whole: its new leads are erased, the leads it
+    updated get their earlier values and tags back, the tags it created go if unused."""
+    with workspace.session() as session:
+        batch = session.get(ImportBatch, batch_id)
+        if batch is None:
+            raise NotFoundError(f"No import #{batch_id}.")
+        if batch.undone_at is not None:
+            raise UserError(f"Import #{batch_id} was already undone.")
+        removed = 0
+        stage_ids = set()
+        if batch.first_lead_id is not None and batch.last_lead_id is not None:
+            in_batch = Lead.id.between(batch.first_lead_id, batch.last_lead_id)
+            stage_ids |= set(session.scalars(select(Lead.stage_id).where(in_batch).distinct()))
+            # Rows other capabilities keep about these leads (enrolments, interactions, ...)
+            # go with them, whatever their foreign key says.
+            ids = select(Lead.id).where(in_batch).scalar_subquery()
+            for table in reversed(Base.metadata.sorted_tables):
+                if table.name != "leads" and "lead_id" in table.c:
+                    session.execute(delete(table).where(table.c.lead_id.in_(ids)))
+            result = session.execute(delete(Lead).where(in_batch))
+            removed = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        restored = 0
+        befores = session.scalars(
+            select(ImportBatchUpdate).where(ImportBatchUpdate.batch_id == batch_id)
+        ).all()
+        for item in befores:
+            before = dict(item.before)
+            tag_ids = before.pop("tag_ids", [])
+            lead = session.get(Lead, item.lead_id)
+            if lead is None:
+                continue
+            for name in TEXT_FIELDS:
+                setattr(lead, name, before.get(name, ""))
+            lead.custom_fields = before.get("custom_fields", {})
+            lead.updated_at = datetime.fromisoformat(before["updated_at"])
+            lead.search_text = (
+                f"{lead.first_name} {lead.last_name} {lead.email} {lead.company}".lower()
+            )
+            session.execute(delete(lead_tags).where(lead_tags.c.lead_id == lead.id))
+            existing_tags = set(session.scalars(select(Tag.id).where(Tag.id.in_(tag_ids))))
+            if existing_tags:
+                session.execute(
+                    lead_tags.insert(), [{"lead_id": lead.id, "tag_id": t} for t in existing_tags]
+                )
+            stage_ids.add(lead.stage_id)
+            restored += 1
+        for tag_id in batch.created_tag_ids or []:
+            used = session.scalar(select(func.count()).where(lead_tags.c.tag_id == tag_id))
+            if not used:
+                session.execute(delete(Tag).where(Tag.id == tag_id))
+        session.execute(delete(ImportBatchUpdate).where(ImportBatchUpdate.batch_id == batch_id))
+        batch.undone_at = workspace.clock.now()
+    workspace.events.publish(LeadsChanged((), tuple(stage_ids), "import undone"))
+    return UndoImportResult(removed, restored)

@@ -1,0 +1,183 @@
+"""Personal data requests: export everything about a person, or forget them.
+
+"Everything" is found, not listed: every table with a `lead_id` column (stage history,
+tags, and whatever later capabilities add: interactions, emails sent, enrolments) is
+exported and erased with the lead, so a new table is covered without touching this file.
+
+Rows that hold the address itself in a column named email_key, email or to_address (a
+plain-text suppression list, an outbox row no longer linked to its lead) are erased too.
+
+Forgetting keeps exactly one thing: the sha256 of the email key in `suppressed_hashes`,
+so a later import of the same address is skipped and the nurture engine can ask
+`is_suppressed(workspace, email)` before mailing it. SQLite's `secure_delete` is on for
+the erase and the WAL is checkpointed, so the address is not left in free pages either.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Table, delete, func, select, text
+from sqlalchemy.orm import Session
+
+from nurturedesk.core.db import Workspace
+from nurturedesk.core.errors import NotFoundError, UserError
+from nurturedesk.core.events import LeadsChanged
+from nurturedesk.core.importer import suppression_hash
+from nurturedesk.core.models import Base, Lead, Stage, SuppressedHash, Tag, lead_tags
+from nurturedesk.core.validation import email_key
+
+# Tables that hold a lead's data under another key can add an eraser here:
+# fn(session, lead_ids, email_key) runs inside the forget transaction, before the leads go.
+FORGET_HOOKS: list[Callable[[Session, list[int], str], None]] = []
+
+
+@dataclass(frozen=True)
+class ForgetResult:
+    email_hash: str
+    leads: int
+    rows_by_table: dict[str, int]
+
+
+def is_suppressed(workspace: Workspace, email: str) -> bool:
+    """Whether an address must never be mailed (it asked to be forgotten, or was suppressed)."""
+    digest = suppression_hash(email)
+    with workspace.session() as session:
+        return session.get(SuppressedHash, digest) is not None
+
+
+def suppress_address(workspace: Workspace, email: str, reason: str = "suppressed") -> str:
+    """Keep an address on the hashed suppression list (idempotent); returns the hash."""
+    digest = suppression_hash(email)
+    with workspace.session() as session:
+        if session.get(SuppressedHash, digest) is None:
+            session.add(
+                SuppressedHash(hash=digest, reason=reason[:40], created_at=workspace.clock.now())
+            )
+    return digest
+
+
+def _lead_tables() -> list[Table]:
+    """Tables (other than leads) with a lead_id column, dependents first."""
+    return [
+        t for t in reversed(Base.metadata.sorted_tables) if t.name != "leads" and "lead_id" in t.c
+    ]
+
+
+# Columns that hold a person's address in tables keyed otherwise (a plain-text suppression
+# list, an outbox row detached from its lead, ...): rows matching the address are erased too.
+ADDRESS_COLUMNS = ("email_key", "email", "to_address")
+
+
+def _address_columns() -> list[tuple[Table, str]]:
+    return [
+        (t, name)
+        for t in reversed(Base.metadata.sorted_tables)
+        if t.name != "leads"
+        for name in ADDRESS_COLUMNS
+        if name in t.c
+    ]
+
+
+def _lead_ids(session: Session, email: str) -> list[int]:
+    """Every lead with this address, live or deleted (a deleted lead is still their data)."""
+    return list(session.scalars(select(Lead.id).where(Lead.email_key == email_key(email))))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def export_personal_data(workspace: Workspace, email: str) -> dict[str, Any]:
+    """Everything stored about the person with this address, as JSON-ready data."""
+    with workspace.session() as session:
+        ids = _lead_ids(session, email)
+        if not ids:
+            raise NotFoundError(f"No lead with email {email.strip()!r}.")
+        stages = {sid: name for sid, name in session.execute(select(Stage.id, Stage.name))}
+        leads = []
+        for lead in session.scalars(select(Lead).where(Lead.id.in_(ids)).order_by(Lead.id)):
+            record = {
+                c.name: _plain(getattr(lead, c.key))
+                for c in Lead.__table__.columns
+                if c.name not in ("search_text", "email_key", "position")
+            }
+            record["stage"] = stages.get(lead.stage_id, "")
+            record["tags"] = sorted(
+                session.scalars(
+                    select(Tag.name)
+                    .join(lead_tags, lead_tags.c.tag_id == Tag.id)
+                    .where(lead_tags.c.lead_id == lead.id)
+                )
+            )
+            leads.append(record)
+        related: dict[str, list[dict[str, Any]]] = {}
+        for table in _lead_tables():
+            if table.name == "lead_tags":
+                continue
+            rows = session.execute(
+                select(table).where(table.c.lead_id.in_(ids)).order_by(*table.primary_key.columns)
+            ).mappings()
+            found = [{k: _plain(v) for k, v in row.items()} for row in rows]
+            if found:
+                related[table.name] = found
+    return {
+        "exported_at": workspace.clock.now().isoformat(),
+        "email": email.strip(),
+        "leads": leads,
+        "related": related,
+    }
+
+
+def write_personal_data(workspace: Workspace, email: str, path: str | Path) -> Path:
+    data = export_personal_data(workspace, email)
+    path = Path(path)
+    try:
+        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"Could not write {path}: {exc.strerror or exc}.") from exc
+    return path
+
+
+def forget_lead(workspace: Workspace, email: str) -> ForgetResult:
+    """Erase every lead with this address and all rows about them; keep only the hash."""
+    key = email_key(email)
+    digest = suppression_hash(key)
+    counts: dict[str, int] = {}
+    with workspace.session() as session:
+        # Overwrite erased content on disk instead of leaving it in free pages.
+        session.execute(text("PRAGMA secure_delete = ON"))
+        ids = _lead_ids(session, email)
+        if not ids:
+            raise NotFoundError(f"No lead with email {email.strip()!r}.")
+        stage_ids = tuple(session.scalars(select(Lead.stage_id).where(Lead.id.in_(ids)).distinct()))
+        for hook in FORGET_HOOKS:
+            hook(session, ids, key)
+        for table in _lead_tables():
+            result = session.execute(delete(table).where(table.c.lead_id.in_(ids)))
+            if result.rowcount:  # type: ignore[attr-defined]
+                counts[table.name] = int(result.rowcount)  # type: ignore[attr-defined]
+        for table, column in _address_columns():
+            result = session.execute(delete(table).where(func.lower(table.c[column]) == key))
+            if result.rowcount:  # type: ignore[attr-defined]
+                counts[table.name] = counts.get(table.name, 0) + int(result.rowcount)  # type: ignore[attr-defined]
+        session.execute(delete(Lead).where(Lead.id.in_(ids)))
+        counts["leads"] = len(ids)
+        if session.get(SuppressedHash, digest) is None:
+            session.add(
+                SuppressedHash(hash=digest, reason="forgotten", created_at=workspace.clock.now())
+            )
+    # Fold the WAL (which still holds the old pages) back into the database file.
+    with workspace.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    workspace.events.publish(LeadsChanged(tuple(ids), stage_ids, "forgotten"))
+    return ForgetResult(digest, len(ids), counts)

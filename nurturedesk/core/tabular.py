@@ -1,0 +1,358 @@
+"""Reading the spreadsheets people actually get: CSV/TSV in any common encoding, and .xlsx.
+
+`open_table(path)` looks at the file (encoding, delimiter, header row) without reading it
+all, and gives a `Table` whose `rows()` streams the data rows as lists of strings, numbered
+as a spreadsheet shows them (the header is row 1). Nothing here knows about leads.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import io
+import logging
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from nurturedesk.core.errors import UserError
+
+log = logging.getLogger(__name__)
+
+# A stray quote makes the rest of a file one field: let it through (the row is then
+# rejected and reported) rather than stop the whole import with csv's 128 KiB limit.
+csv.field_size_limit(max(csv.field_size_limit(), 256 * 1024 * 1024))
+
+DELIMITERS = (",", ";", "\t", "|")
+SAMPLE_BYTES = 256 * 1024
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+class TableError(UserError):
+    """The file cannot be read as a table (not a spreadsheet, damaged, empty)."""
+
+
+@dataclass
+class Table:
+    """An opened table file: its header and a stream of its data rows."""
+
+    path: Path
+    kind: str  # "csv" or "xlsx"
+    header: list[str]
+    encoding: str = ""
+    delimiter: str = ""
+    size: int = 0
+    header_row: int = 1  # spreadsheet number of the header row
+    _position: Any = field(default=None, repr=False)  # callable -> bytes read / rows read
+    _total_rows: int | None = field(default=None, repr=False)
+    _raw: Any = field(default=None, repr=False)
+
+    def rows(self) -> Iterator[tuple[int, list[str]]]:
+        """(spreadsheet row number, cells) for every data row, blank rows included."""
+        if self.kind == "xlsx":
+            yield from self._xlsx_rows()
+        else:
+            yield from self._csv_rows()
+
+    def records(self) -> Iterator[list[str]]:
+        """The cells of each data row, in order (the row after the header first): the
+        fast path for readers that number rows themselves from `header_row`."""
+        if self.kind == "xlsx":
+            self.close()
+            rows = self._xlsx_rows()
+            self._raw = rows  # closing the generator closes the workbook
+            return (cells for _n, cells in rows)
+        return self._csv_records()
+
+    def _csv_records(self) -> Iterator[list[str]]:
+        # The csv reader itself, not a generator around it (a tenth of the import's time);
+        # `close()` closes the file.
+        self.close()
+        raw = self.path.open("rb")
+        text = self._raw = io.TextIOWrapper(
+            raw, encoding=self.encoding, errors="replace", newline=""
+        )
+        self._position = raw.tell
+        reader = csv.reader(text, delimiter=self.delimiter)
+        for _ in range(self.header_row):
+            next(reader, None)
+        return reader
+
+    def close(self) -> None:
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
+
+    def fraction_read(self) -> float:
+        if self._position is None:
+            return 0.0
+        done = self._position()
+        total = self._total_rows if self.kind == "xlsx" else self.size
+        return min(1.0, done / total) if total else 0.0
+
+    # --- CSV ---------------------------------------------------------------------------
+
+    def _csv_rows(self) -> Iterator[tuple[int, list[str]]]:
+        with self.path.open("rb") as raw:
+            text = io.TextIOWrapper(raw, encoding=self.encoding, errors="replace", newline="")
+            self._position = raw.tell
+            reader = csv.reader(text, delimiter=self.delimiter)
+            number = 0
+            for cells in reader:
+                number += 1
+                if number <= self.header_row:
+                    continue
+                yield number, cells
+
+    # --- XLSX --------------------------------------------------------------------------
+
+    def _xlsx_rows(self) -> Iterator[tuple[int, list[str]]]:
+        number = 0
+
+        def done() -> int:
+            return number
+
+        self._position = done
+        for cells in _xlsx_iter(self.path, self):
+            number += 1
+            if number > self.header_row:
+                yield number, cells
+
+
+def open_table(
+    path: str | Path, encoding: str | None = None, delimiter: str | None = None
+) -> Table:
+    """Look at a file and get ready to read it. Raises TableError with what is wrong."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            head = fh.read(8)
+    except FileNotFoundError as exc:
+        raise TableError(f"There is no file {path}.") from exc
+    except IsADirectoryError as exc:
+        raise TableError(f"{path} is a folder, not a file.") from exc
+    except OSError as exc:
+        raise TableError(f"Cannot read {path}: {exc.strerror}.") from exc
+    if size == 0:
+        raise TableError(f"{path.name} is empty.")
+    if head.startswith(b"PK\x03\x04"):
+        return _open_xlsx(path, size)
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise TableError(
+            f"{path.name} is an old Excel (.xls) file: save it as .xlsx or CSV and import that."
+        )
+    return _open_csv(path, size, encoding, delimiter)
+
+
+def _open_csv(path: Path, size: int, encoding: str | None, delimiter: str | None) -> Table:
+    if encoding:
+        try:
+            codecs.lookup(encoding)
+        except LookupError as exc:
+            raise TableError(f"Unknown encoding {encoding!r}.") from exc
+    else:
+        encoding = detect_encoding(path)
+    with path.open("rb") as raw:
+        sample = raw.read(SAMPLE_BYTES)
+    text = sample.decode(encoding, errors="replace")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if delimiter is None:
+        delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else sniff_delimiter(text)
+    elif delimiter in ("\\t", "tab"):
+        delimiter = "\t"
+    if len(delimiter) != 1:
+        raise TableError(f"The delimiter must be one character, not {delimiter!r}.")
+    header: list[str] | None = None
+    header_row = 0
+    for cells in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+        header_row += 1
+        if any(c.strip() for c in cells):
+            header = cells
+            break
+    if header is None:
+        raise TableError(f"{path.name} has no header row (the first lines are blank).")
+    return Table(
+        path=path,
+        kind="csv",
+        header=unique_headers(header),
+        encoding=encoding,
+        delimiter=delimiter,
+        size=size,
+        header_row=header_row,
+    )
+
+
+def _load_workbook(path: Path) -> Any:
+    import openpyxl
+
+    try:
+        return openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise TableError(f"{path.name} is not a readable Excel (.xlsx) file: {exc}.") from exc
+
+
+def _xlsx_iter(path: Path, table: Table | None = None) -> Iterator[list[str]]:
+    """The first sheet's rows as text: the fast reader, or openpyxl where it gives up (it
+    carries on after the rows already read, so none is read twice or lost)."""
+    from nurturedesk.core.xlsx_reader import XlsxRows
+
+    fast = XlsxRows(path, cell_text)
+    done = 0
+    try:
+        for cells in fast:
+            if table is not None:
+                table._total_rows = fast.total_rows
+            done += 1
+            yield cells
+        return
+    except Exception as exc:
+        log.info("fast xlsx reader stopped at row %d of %s (%r); using openpyxl", done, path, exc)
+    book = _load_workbook(path)
+    try:
+        if not book.worksheets:
+            raise TableError(f"{path.name} has no sheets.")
+        sheet = book.worksheets[0]
+        if table is not None:
+            table._total_rows = sheet.max_row or None
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            if number > done:
+                yield [cell_text(v) for v in values]
+    finally:
+        book.close()
+
+
+def _open_xlsx(path: Path, size: int) -> Table:
+    header: list[str] | None = None
+    header_row = 0
+    rows = _xlsx_iter(path)
+    try:
+        for cells in rows:
+            header_row += 1
+            if any(c.strip() for c in cells):
+                header = cells
+                break
+    finally:
+        rows.close()  # type: ignore[attr-defined]
+    if header is None:
+        raise TableError(f"The first sheet of {path.name} is empty.")
+    while header and not header[-1].strip():  # formatted but empty trailing columns
+        header.pop()
+    return Table(
+        path=path, kind="xlsx", header=unique_headers(header), size=size, header_row=header_row
+    )
+
+
+def cell_text(value: object) -> str:
+    """An Excel cell as the text a user sees (a phone stored as a number keeps no '.0')."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ") if value.time() != time(0) else value.date().isoformat()
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return str(value)
+
+
+def unique_headers(cells: list[str]) -> list[str]:
+    """Header names made usable: trimmed, blanks named by position, repeats numbered."""
+    result: list[str] = []
+    seen: set[str] = set()
+    for i, cell in enumerate(cells):
+        name = " ".join(str(cell).split()) or f"Column {i + 1}"
+        candidate, n = name, 2
+        while candidate.casefold() in seen:
+            candidate = f"{name} ({n})"
+            n += 1
+        seen.add(candidate.casefold())
+        result.append(candidate)
+    return result
+
+
+def detect_encoding(path: Path) -> str:
+    """BOM first; then UTF-16 without BOM (NUL bytes); then UTF-8 if the whole file is valid;
+    else charset-normalizer's best guess, falling back to cp1252 (Excel's 'CSV' on Windows)."""
+    with path.open("rb") as fh:
+        sample = fh.read(SAMPLE_BYTES)
+        for bom, name in _BOMS:
+            if sample.startswith(bom):
+                return name
+        if _looks_utf16(sample):
+            return "utf-16-le" if sample[1:2] == b"\x00" else "utf-16-be"
+        fh.seek(0)
+        if _is_utf8(fh):
+            return "utf-8"
+    with contextlib.suppress(Exception):  # charset-normalizer must never stop an import
+        from charset_normalizer import from_bytes
+
+        matches = from_bytes(sample[:65536])
+        candidates = [m.encoding for m in matches]
+        # Single-byte Western code pages decode the same bytes to different letters and the
+        # detector cannot always tell them apart on a short sample: prefer Excel's cp1252.
+        if not candidates or "cp1252" in candidates:
+            return "cp1252"
+        best = matches.best()
+        if best is not None:
+            return str(best.encoding)
+    return "cp1252"
+
+
+def _looks_utf16(sample: bytes) -> bool:
+    if len(sample) < 4:
+        return False
+    even = sample[0::2].count(0)
+    odd = sample[1::2].count(0)
+    half = len(sample) / 2
+    return max(even, odd) > 0.3 * half and min(even, odd) < 0.05 * half
+
+
+def _is_utf8(fh: BinaryIO) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        while chunk := fh.read(1 << 20):
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter that splits the first records into the same number (> 1) of columns."""
+    best, best_score = ",", -1.0
+    lines = text[:65536]
+    for delim in DELIMITERS:
+        widths = []
+        reader = csv.reader(io.StringIO(lines, newline=""), delimiter=delim)
+        try:
+            for cells in reader:
+                if any(c.strip() for c in cells):
+                    widths.append(len(cells))
+                if len(widths) >= 30:
+                    break
+        except csv.Error:
+            continue
+        if not widths or widths[0] < 2:
+            continue
+        consistent = sum(1 for w in widths if w == widths[0]) / len(widths)
+        score = consistent * 1000 + widths[0]
+        if score > best_score:
+            best, best_score = delim, score
+    return best

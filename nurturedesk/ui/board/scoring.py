@@ -1,0 +1,121 @@
+"""Scores on the board: paging a column by score, the card's grade and hand-off markers,
+and how the card delegate paints them. Kept apart so the board's own modules only call in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath
+
+from nurturedesk.core import leads as lead_service
+from nurturedesk.core import release, scoring
+from nurturedesk.core.db import Workspace
+from nurturedesk.core.leads import LeadCard, LeadFilter
+
+SALES_READY_COLOUR = QColor("#ef6c00")
+OVERDUE_COLOUR = QColor("#c62828")
+GRADE_COLOURS = {
+    "A": QColor("#2e7d32"),
+    "B": QColor("#558b2f"),
+    "C": QColor("#f9a825"),
+    "D": QColor("#8d6e63"),
+}
+
+
+def fetch_page(
+    workspace: Workspace,
+    stage_id: int,
+    flt: LeadFilter,
+    last: LeadCard | None,
+    limit: int,
+    by_score: bool,
+) -> list[LeadCard]:
+    """The next page of a column, in board order or by score (highest first)."""
+    if by_score:
+        after_score = (last.score, last.id) if last else None
+        return scoring.page_cards_by_score(workspace, stage_id, flt, after_score, limit)
+    after = (last.position, last.id) if last else None
+    return lead_service.page_cards(workspace, stage_id, flt, after=after, limit=limit)
+
+
+def scored_board(
+    workspace: Workspace,
+    board: lead_service.BoardSlice,
+    flt: LeadFilter,
+    rows: dict[int, int],
+    by_score: bool,
+) -> tuple[dict[int, list[LeadCard]], dict[int, release.Badges]]:
+    """The board's first pages (re-read by score when the columns are sorted by score) and
+    the markers of every card on them, in one query."""
+    cards = board.cards
+    if by_score:
+        cards = {
+            stage_id: fetch_page(workspace, stage_id, flt, None, rows[stage_id], True)
+            for stage_id in board.cards
+        }
+    every = [card for page in cards.values() for card in page]
+    return cards, load_badges(workspace, every)
+
+
+def load_badges(workspace: Workspace, cards: Sequence[LeadCard]) -> dict[int, release.Badges]:
+    return release.badges(workspace, [c.id for c in cards])
+
+
+_fonts: dict[str, tuple[QFont, QFontMetrics]] = {}
+
+
+def _marker_font(font: QFont) -> tuple[QFont, QFontMetrics]:
+    """The chips' font for a view font, built once (painting runs for every visible card)."""
+    key = font.key()
+    if key not in _fonts:
+        small = QFont(font)
+        small.setPointSizeF(font.pointSizeF() * 0.75)
+        small.setBold(True)
+        _fonts[key] = (small, QFontMetrics(small))
+    return _fonts[key]
+
+
+def paint_markers(
+    painter: QPainter, font: QFont, badges: release.Badges | None, right: float, top: float
+) -> float:
+    """Paint the grade, sales-ready and overdue chips ending at `right` (beside the score
+    badge); returns the x where they start, so the name can be elided before them."""
+    if badges is None:
+        return right
+    chips: list[tuple[str, QColor]] = []
+    if badges.overdue:
+        chips.append(("OVERDUE", OVERDUE_COLOUR))
+    elif badges.sales_ready:
+        chips.append(("READY", SALES_READY_COLOUR))
+    if badges.grade:
+        chips.append((badges.grade, GRADE_COLOURS.get(badges.grade, QColor("#607d8b"))))
+    if not chips:
+        return right
+    small, fm = _marker_font(font)
+    painter.setFont(small)
+    x = right
+    for text, colour in chips:  # right to left: grade next to the score
+        w = fm.horizontalAdvance(text) + 8
+        x -= w
+        rect = QRectF(x, top, w, fm.height() + 2)
+        path = QPainterPath()
+        path.addRoundedRect(rect, 3, 3)
+        painter.fillPath(path, colour)
+        painter.setPen(QColor("white"))
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+        x -= 3
+    return x
+
+
+def accessible_text(card: LeadCard, badges: release.Badges | None) -> str:
+    text = f"{card.name}, {card.company}, score {card.score}"
+    if badges is not None:
+        if badges.grade:
+            text += f", grade {badges.grade}"
+        if badges.overdue:
+            text += ", follow-up overdue"
+        elif badges.sales_ready:
+            text += ", sales-ready"
+    return text

@@ -1,0 +1,287 @@
+"""Leads in and out from the main window: the menu actions for import (and undoing one),
+export of what the board shows, segments as a board filter, bulk actions on the selected
+cards, and personal data requests. `install(window)` is the only hook in the main window.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QToolBar
+
+from nurturedesk.core import exporter, importer, privacy
+from nurturedesk.core import leads as lead_service
+from nurturedesk.core.errors import UserError
+from nurturedesk.core.events import LeadsChanged
+from nurturedesk.ui.bulk_commands import AssignOwnerCommand, ImportCommand, TagLeadsCommand
+from nurturedesk.ui.busy import run_busy
+from nurturedesk.ui.import_dialog import ImportDialog
+from nurturedesk.ui.segments_panel import SegmentFilter, SegmentsDialog
+
+if TYPE_CHECKING:
+    from nurturedesk.ui.main_window import MainWindow
+
+# Reasons after which the tag/owner/source filter menus may have new choices.
+_REFILL = ("import undone", "tagged", "untagged", "tags restored", "owner", "forgotten")
+
+
+class DataActions:
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        self.workspace = window.workspace
+        self.import_dialog: ImportDialog | None = None
+        self._build()
+
+    def _build(self) -> None:
+        w = self.window
+        file_menu = w.menu("file")
+        self.import_action = w._action("&Import Leads…", self.open_import, "Ctrl+I")
+        self.export_action = w._action(
+            "&Export Leads…", self.export, "Ctrl+Shift+E", "Export the leads the board shows"
+        )
+        self.undo_import_action = w._action("Undo an Import…", self.undo_an_import)
+        for action in (self.import_action, self.export_action, self.undo_import_action):
+            file_menu.insertAction(w.quit_action, action)
+        file_menu.insertSeparator(w.quit_action)
+
+        lead = w.menu("lead")
+        lead.addSeparator()
+        self.tag_action = w._action("&Tag Selected…", self.tag_selected, "Ctrl+T")
+        self.untag_action = w._action("Remove Ta&g…", self.untag_selected)
+        self.owner_action = w._action("Assign &Owner…", self.assign_owner)
+        lead.addAction(self.tag_action)
+        lead.addAction(self.untag_action)
+        lead.addAction(self.owner_action)
+        lead.addSeparator()
+        self.export_data_action = w._action("Export Personal &Data…", self.export_personal_data)
+        self.forget_action = w._action("&Forget Lead…", self.forget_lead)
+        lead.addAction(self.export_data_action)
+        lead.addAction(self.forget_action)
+        self.selection_actions = (
+            self.tag_action,
+            self.untag_action,
+            self.owner_action,
+            self.export_data_action,
+            self.forget_action,
+        )
+
+        self.segment_filter = SegmentFilter(self.workspace)
+        self.segment_filter.currentIndexChanged.connect(lambda _i: w.apply_filter())
+        bar = w.findChild(QToolBar, "boardToolbar")
+        if bar is not None:
+            bar.insertWidget(w.clear_filters_action, self.segment_filter)
+        w.filter_hooks.append(self.segment_filter.narrow)
+        w.filter_resets.append(self.segment_filter.reset)
+        w.menu("board").addAction(w._action("S&egments…", self.manage_segments))
+
+        w.board.selectionChanged.connect(self.update_actions)
+        w.bridge.leadsChanged.connect(self._on_leads_changed)
+        self.update_actions()
+
+    def update_actions(self) -> None:
+        ids = self.window.board.selected_lead_ids()
+        for action in self.selection_actions:
+            action.setEnabled(bool(ids))
+        for action in (self.export_data_action, self.forget_action):
+            action.setEnabled(len(ids) == 1)
+
+    def _on_leads_changed(self, event: LeadsChanged) -> None:
+        if event.reason in _REFILL:
+            self.window._fill_filter_choices()
+        self.update_actions()
+
+    # --- import / export ---------------------------------------------------------------
+
+    def open_import(self, path: str | Path | None = None) -> ImportDialog:
+        dialog = ImportDialog(self.workspace, self.window, path)
+        dialog.imported.connect(
+            lambda result, options: (
+                self.window.undo_stack.push(
+                    ImportCommand(
+                        self.workspace,
+                        dialog.path_edit.text().strip(),
+                        result,
+                        options,
+                        self.window.show_error,
+                        self.window,
+                    )
+                )
+                if result.batch_id is not None
+                else None
+            )
+        )
+        self.import_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def undo_an_import(self) -> None:
+        batches = [b for b in importer.list_batches(self.workspace) if b.undone_at is None]
+        if not batches:
+            self.window.show_error("There is no import to undo.")
+            return
+        labels = [
+            f"#{b.id} {Path(b.file_name).name} — {b.imported:,} new, {b.updated:,} updated"
+            + (f" ({b.finished_at:%Y-%m-%d %H:%M})" if b.finished_at else "")
+            for b in batches
+        ]
+        choice, ok = QInputDialog.getItem(
+            self.window, "Undo an import", "Take this import back as a whole:", labels, 0, False
+        )
+        if not ok:
+            return
+        batch = batches[labels.index(choice)]
+        try:
+            result = run_busy(
+                self.window,
+                f"Taking import #{batch.id} back…",
+                lambda: importer.undo_import(self.workspace, batch.id),
+            )
+        except UserError as exc:
+            self.window.show_error(str(exc))
+            return
+        self.window.undo_stack.clear()  # older commands may refer to leads just removed
+        self.window.statusBar().showMessage(
+            f"Import #{batch.id} undone: {result.removed:,} leads removed, "
+            f"{result.restored:,} restored.",
+            10_000,
+        )
+
+    def export(self, path: str | None = None) -> exporter.ExportResult | None:
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(
+                self.window,
+                "Export leads",
+                str(Path.home() / "leads.csv"),
+                "CSV (*.csv);;Excel (*.xlsx)",
+            )
+            if not path:
+                return None
+        flt = self.window.current_filter()
+        target = path
+        try:
+            result = run_busy(
+                self.window,
+                f"Exporting to {Path(target).name}…",
+                lambda: exporter.export_leads(self.workspace, target, flt=flt),
+            )
+        except UserError as exc:
+            self.window.show_error(str(exc))
+            return None
+        self.window.statusBar().showMessage(
+            f"Exported {result.leads:,} leads to {result.path}", 10_000
+        )
+        return result
+
+    # --- segments ------------------------------------------------------------------------
+
+    def manage_segments(self) -> None:
+        dialog = SegmentsDialog(self.workspace, self.window)
+        dialog.segmentsChanged.connect(self.segment_filter.refresh)
+        dialog.segmentsChanged.connect(self.window.apply_filter)
+        dialog.exec()
+
+    # --- bulk actions on the selection ---------------------------------------------------
+
+    def _ask(self, title: str, label: str, choices: list[str]) -> str | None:
+        text, ok = QInputDialog.getItem(self.window, title, label, choices, 0, True)
+        text = text.strip()
+        return text if ok and text else None
+
+    def tag_selected(self, tag: str | None = None) -> None:
+        ids = self.window.board.selected_lead_ids()
+        if not ids:
+            return
+        tag = tag or self._ask("Tag leads", "Tag:", lead_service.all_tags(self.workspace))
+        if tag:
+            self.window.undo_stack.push(
+                TagLeadsCommand(self.workspace, ids, tag, True, self.window.show_error)
+            )
+
+    def untag_selected(self, tag: str | None = None) -> None:
+        ids = self.window.board.selected_lead_ids()
+        if not ids:
+            return
+        tag = tag or self._ask("Remove a tag", "Tag:", lead_service.all_tags(self.workspace))
+        if tag:
+            self.window.undo_stack.push(
+                TagLeadsCommand(self.workspace, ids, tag, False, self.window.show_error)
+            )
+
+    def assign_owner(self, owner: str | None = None) -> None:
+        ids = self.window.board.selected_lead_ids()
+        if not ids:
+            return
+        if owner is None:
+            choices = lead_service.distinct_values(self.workspace, "owner")
+            text, ok = QInputDialog.getItem(
+                self.window, "Assign owner", "Owner (empty: nobody):", choices, 0, True
+            )
+            if not ok:
+                return
+            owner = text.strip()
+        self.window.undo_stack.push(
+            AssignOwnerCommand(self.workspace, ids, owner, self.window.show_error)
+        )
+
+    # --- personal data -------------------------------------------------------------------
+
+    def _selected_email(self) -> str | None:
+        ids = self.window.board.selected_lead_ids()
+        if len(ids) != 1:
+            return None
+        try:
+            return lead_service.get_lead(self.workspace, ids[0]).email
+        except UserError as exc:
+            self.window.show_error(str(exc))
+            return None
+
+    def export_personal_data(self, path: str | None = None) -> Path | None:
+        email = self._selected_email()
+        if email is None:
+            return None
+        if path is None:
+            suggested = Path.home() / f"{email.replace('@', '_at_')}.json"
+            path, _ = QFileDialog.getSaveFileName(
+                self.window, "Export personal data", str(suggested), "JSON (*.json)"
+            )
+            if not path:
+                return None
+        try:
+            written = privacy.write_personal_data(self.workspace, email, path)
+        except UserError as exc:
+            self.window.show_error(str(exc))
+            return None
+        self.window.statusBar().showMessage(f"Wrote all data about {email} to {written}", 10_000)
+        return written
+
+    def forget_lead(self, confirmed: bool = False) -> bool:
+        email = self._selected_email()
+        if email is None:
+            return False
+        if not confirmed:
+            answer = QMessageBox.warning(
+                self.window,
+                "Forget lead",
+                f"Erase {email} and everything about them (history, emails, notes)?\n\n"
+                "This cannot be undone. Only a one-way hash of the address is kept, so it is "
+                "never imported or mailed again.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return False
+        try:
+            privacy.forget_lead(self.workspace, email)
+        except UserError as exc:
+            self.window.show_error(str(exc))
+            return False
+        self.window.undo_stack.clear()  # nothing may bring the erased lead back
+        self.window.statusBar().showMessage(f"Forgot {email}.", 10_000)
+        return True
+
+
+def install(window: MainWindow) -> DataActions:
+    actions = DataActions(window)
+    window.data_actions = actions  # type: ignore[attr-defined]
+    return actions

@@ -1,0 +1,63 @@
+"""Run a blocking core call off the GUI thread and get its result back on the GUI thread."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QWidget
+
+W = TypeVar("W", bound=QWidget)
+
+
+def named(widget: W, name: str) -> W:
+    """Give a widget an object name (tests and style sheets find it by that name)."""
+    widget.setObjectName(name)
+    return widget
+
+
+class Background(QObject):
+    """`Background(parent).run(fn, on_done, on_error)`: fn runs on a thread; the callbacks run
+    on the GUI thread (the signal is queued there because this object lives in it)."""
+
+    finished = Signal(object, object)  # (result, exception)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.busy = False
+        self._callbacks: tuple[Callable[[Any], None], Callable[[BaseException], None]] | None = None
+        self.finished.connect(self._deliver)
+
+    def run(
+        self,
+        fn: Callable[[], Any],
+        on_done: Callable[[Any], None],
+        on_error: Callable[[BaseException], None],
+    ) -> bool:
+        if self.busy:
+            return False
+        self.busy = True
+        self._callbacks = (on_done, on_error)
+
+        def work() -> None:
+            try:
+                result = fn()
+            except BaseException as exc:  # handed to on_error on the GUI thread
+                self.finished.emit(None, exc)
+            else:
+                self.finished.emit(result, None)
+
+        threading.Thread(target=work, name="nurturedesk-background", daemon=True).start()
+        return True
+
+    def _deliver(self, result: Any, exc: BaseException | None) -> None:
+        self.busy = False
+        callbacks, self._callbacks = self._callbacks, None
+        if callbacks is None:
+            return
+        if exc is None:
+            callbacks[0](result)
+        else:
+            callbacks[1](exc)

@@ -1,0 +1,127 @@
+"""Whatever bytes a file holds, the importer never crashes and accounts for every row."""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nurturedesk.core.db import open_workspace
+from nurturedesk.core.errors import UserError
+from nurturedesk.core.importer import ImportOptions, import_file
+
+cell = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(["a@example.com", "A@EXAMPLE.COM", "b@example.org", "bad@", " ", '"', "\n"]),
+    st.emails().map(str),
+)
+table = st.lists(st.lists(cell, min_size=0, max_size=5), min_size=0, max_size=25)
+
+
+def _expected_rows(path: Path, encoding: str, delimiter: str, header_row: int) -> tuple[int, int]:
+    """Rows and blank rows, counted independently with the csv module."""
+    with path.open(encoding=encoding, errors="replace", newline="") as fh:
+        records = list(csv.reader(fh, delimiter=delimiter))[header_row:]
+    blank = sum(1 for r in records if not any(c.strip() for c in r))
+    return len(records) - blank, blank
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=table,
+    raw=st.binary(max_size=300),
+    policy=st.sampled_from(["skip", "update", "merge"]),
+    use_raw=st.booleans(),
+)
+def test_random_files_never_crash_and_every_row_is_counted(
+    rows: list[list[str]], raw: bytes, policy: str, use_raw: bool
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "random.csv"
+        if use_raw:
+            path.write_bytes(b"Email,Name\n" + raw)
+        else:
+            buffer = io.StringIO(newline="")
+            writer = csv.writer(buffer)
+            writer.writerow(["Email", "Name", "Company", "Tags", "Extra"])
+            writer.writerows(rows)
+            path.write_text(buffer.getvalue(), encoding="utf-8", newline="")
+        ws = open_workspace(Path(folder) / "w.sqlite")
+        try:
+            try:
+                result = import_file(
+                    ws, path, ImportOptions(on_duplicate=policy, report_path=Path(folder) / "r.csv")
+                )
+            except UserError:
+                return  # a clear refusal (no email column, ...) is fine; a crash is not
+            counted = result.imported + result.updated + result.skipped + result.rejected
+            assert counted == result.rows
+            expected = _expected_rows(path, result.encoding, result.delimiter, 1)
+            if result.encoding in ("utf-8", "utf-8-sig") and not use_raw:
+                assert (result.rows, result.blank_rows) == expected
+            with ws.engine.connect() as conn:
+                live = conn.exec_driver_sql(
+                    "SELECT count(*) FROM leads WHERE deleted_at IS NULL"
+                ).scalar()
+            assert live == result.imported
+        finally:
+            ws.close()
+
+
+address = st.one_of(
+    st.emails().map(str),
+    st.builds(
+        lambda local, domain: f"{local}@{domain}",
+        st.text(alphabet="abcXYZ09.+-_'é!", min_size=0, max_size=70),
+        st.sampled_from(
+            [
+                "example.com",
+                "Example.COM",
+                "ex-ample.org",
+                "-bad.com",
+                "a..b.com",
+                "localhost",
+                "exa_mple.com",
+                "bücher.de",
+                "x.test",
+                "123.45",
+                "b" * 64 + ".com",
+            ]
+        ),
+    ),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(addresses=st.lists(address, min_size=1, max_size=30))
+def test_the_import_accepts_and_normalises_exactly_what_the_validator_does(
+    addresses: list[str],
+) -> None:
+    from nurturedesk.core.validation import email_key, normalize_email
+
+    expected: dict[str, str] = {}
+    for a in addresses:
+        try:
+            email = normalize_email(a)
+        except UserError:
+            continue
+        expected.setdefault(email_key(email), email)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "emails.csv"
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["Email"])
+            writer.writerows([a] for a in addresses)
+        ws = open_workspace(Path(folder) / "w.sqlite")
+        try:
+            result = import_file(ws, path, ImportOptions(report_path=Path(folder) / "r.csv"))
+            with ws.engine.connect() as conn:
+                stored = dict(conn.exec_driver_sql("SELECT email_key, email FROM leads").fetchall())
+        finally:
+            ws.close()
+    assert stored == expected
+    assert result.imported == len(expected)

@@ -1,0 +1,398 @@
+"""Importing the files people really get: every row accounted for, nothing half-done."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+
+from nurturedesk.core import leads
+from nurturedesk.core.db import Workspace
+from nurturedesk.core.errors import UserError
+from nurturedesk.core.importer import (
+    ImportCancelled,
+    ImportOptions,
+    fast_normalize_email,
+    import_file,
+    list_batches,
+    preview_import,
+    undo_import,
+)
+from nurturedesk.core.tabular import TableError
+from nurturedesk.core.validation import normalize_email
+
+
+def snapshot(ws: Workspace) -> dict[str, list[tuple[object, ...]]]:
+    """Everything a user could notice about leads: rows of every lead-related table."""
+    tables = ("leads", "tags", "lead_tags", "stage_history")
+    with ws.engine.connect() as conn:
+        return {
+            t: sorted(conn.exec_driver_sql(f"SELECT * FROM {t}").fetchall(), key=repr)
+            for t in tables
+        }
+
+
+def write_csv(
+    path: Path, rows: list[list[str]], encoding: str = "utf-8", delimiter: str = ","
+) -> Path:
+    with path.open("w", encoding=encoding, newline="") as fh:
+        csv.writer(fh, delimiter=delimiter).writerows(rows)
+    return path
+
+
+def report_rows(path: str | None) -> list[dict[str, str]]:
+    assert path is not None
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_messy_cp1252_semicolons_quoted_newlines_blank_and_bad_emails(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    text = (
+        "E-mail Address;Prénom;Nom;Société;Notes\r\n"
+        'zoe@Example.com;Zoë;Müller;Société Générale;"first line\r\nsecond line"\r\n'
+        "ZOE@example.com;Zoé;;Other SA;dup\r\n"
+        "not-an-email;X;Y;Z;W\r\n"
+        ";No;Email;Co;\r\n"
+        ";;;;\r\n"
+        "  jose@example.org ;José;Peña;Niño & Co;\r\n"
+    )
+    path = tmp_path / "fair.csv"
+    path.write_bytes(text.encode("cp1252"))
+
+    result = import_file(workspace, path)
+
+    assert (result.encoding, result.delimiter) == ("cp1252", ";")
+    assert (result.rows, result.imported, result.skipped, result.rejected) == (5, 2, 1, 2)
+    assert result.blank_rows == 1
+    zoe = leads.find_lead(workspace, "zoe@example.com")
+    assert (zoe.first_name, zoe.last_name, zoe.company) == ("Zoë", "Müller", "Société Générale")
+    assert zoe.custom_fields == {"Notes": "first line second line"}
+    jose = leads.find_lead(workspace, "jose@example.org")
+    assert (jose.first_name, jose.last_name, jose.company) == ("José", "Peña", "Niño & Co")
+    report = report_rows(result.rejected_file)
+    assert [(r["status"], r["row"]) for r in report] == [
+        ("skipped", "3"),
+        ("rejected", "4"),
+        ("rejected", "5"),
+    ]
+    assert "duplicate of row 2" in report[0]["reason"]
+    assert "@-sign" in report[1]["reason"]
+    assert report[2]["reason"] == "no email address"
+    assert report[2]["Prénom"] == "No"
+
+
+@pytest.mark.parametrize(
+    "encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "cp1252", "latin-1"]
+)
+def test_encodings_are_detected(workspace: Workspace, tmp_path: Path, encoding: str) -> None:
+    path = write_csv(
+        tmp_path / "list.csv",
+        [["Email", "First Name", "Company"], ["ines@example.com", "Inès", "Café Crème"]],
+        encoding=encoding,
+    )
+    result = import_file(workspace, path)
+    assert result.imported == 1
+    lead = leads.find_lead(workspace, "ines@example.com")
+    assert (lead.first_name, lead.company) == ("Inès", "Café Crème")
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+def test_delimiter_is_sniffed(workspace: Workspace, tmp_path: Path, delimiter: str) -> None:
+    path = write_csv(
+        tmp_path / "list.txt",
+        [["Email", "Company"], ["a@example.com", "Acme, Inc."], ["b@example.com", "B; C"]],
+        delimiter=delimiter,
+    )
+    result = import_file(workspace, path)
+    assert result.imported == 2
+    assert leads.find_lead(workspace, "a@example.com").company == "Acme, Inc."
+
+
+def test_duplicates_differing_in_case_against_workspace_and_policies(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    leads.add_lead(
+        workspace, leads.LeadData(email="Ann@Example.com", first_name="Ann", title="CEO")
+    )
+    path = write_csv(
+        tmp_path / "dups.csv",
+        [
+            ["Email", "First Name", "Last Name", "Title"],
+            ["ANN@EXAMPLE.COM", "Annie", "Smith", "CTO"],
+        ],
+    )
+    skipped = import_file(workspace, path, ImportOptions(on_duplicate="skip"))
+    assert (skipped.skipped, skipped.updated) == (1, 0)
+    assert leads.find_lead(workspace, "ann@example.com").first_name == "Ann"
+
+    merged = import_file(workspace, path, ImportOptions(on_duplicate="merge"))
+    assert merged.updated == 1
+    ann = leads.find_lead(workspace, "ann@example.com")
+    assert (ann.first_name, ann.last_name, ann.title) == ("Ann", "Smith", "CEO")  # gaps filled
+
+    updated = import_file(workspace, path, ImportOptions(on_duplicate="update"))
+    assert updated.updated == 1
+    ann = leads.find_lead(workspace, "ann@example.com")
+    assert (ann.first_name, ann.title, ann.email) == ("Annie", "CTO", "Ann@example.com")
+
+    again = import_file(workspace, path, ImportOptions(on_duplicate="update"))
+    assert (again.updated, again.skipped) == (0, 1)  # nothing new: not counted as an update
+
+
+def test_duplicates_within_the_file_are_combined_under_merge(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path / "dups.csv",
+        [
+            ["Email", "First Name", "Phone", "Tags"],
+            ["lee@example.com", "Lee", "", "webinar"],
+            ["LEE@example.com", "Leon", "+44 1", "vip"],
+        ],
+    )
+    result = import_file(workspace, path, ImportOptions(on_duplicate="merge"))
+    assert (result.rows, result.imported, result.updated) == (2, 1, 1)
+    lee = leads.find_lead(workspace, "lee@example.com")
+    assert (lee.first_name, lee.phone, lee.tags) == ("Lee", "+44 1", ("vip", "webinar"))
+
+
+def test_xlsx_with_numbers_dates_and_unknown_columns(workspace: Workspace, tmp_path: Path) -> None:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Email Address", "Full Name", "Mobile", "Budget", "Internal"])
+    sheet.append(["kim@example.com", "Kim Lee Park", 33612345678, 1500.5, "x"])
+    sheet.append([None, None, None, None, None])
+    sheet.append(["bad@", "Bad", None, None, None])
+    path = tmp_path / "list.xlsx"
+    book.save(path)
+
+    result = import_file(workspace, path, ImportOptions(mapping={"Internal": "ignore"}))
+
+    assert (result.rows, result.imported, result.rejected, result.blank_rows) == (2, 1, 1, 1)
+    kim = leads.find_lead(workspace, "kim@example.com")
+    assert (kim.first_name, kim.last_name, kim.phone) == ("Kim", "Lee Park", "33612345678")
+    assert kim.custom_fields == {"Budget": "1500.5"}
+    assert report_rows(result.rejected_file)[0]["row"] == "4"
+
+
+def test_mapping_guesses_and_explicit_choices(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "hubspot.csv",
+        [["First Name", "Last Name", "Email", "Company Name", "Lifecycle Stage", "Fav colour"]],
+    )
+    preview = preview_import(path)
+    assert preview.mapping == [
+        "first_name",
+        "last_name",
+        "email",
+        "company",
+        "stage",
+        "custom:Fav colour",
+    ]
+    preview = preview_import(
+        path,
+        ImportOptions(mapping={"Lifecycle Stage": "ignore"}, unknown_columns="ignore"),
+    )
+    assert preview.mapping[4:] == ["ignore", "ignore"]
+    with pytest.raises(UserError, match="No column named 'Nope'"):
+        preview_import(path, ImportOptions(mapping={"Nope": "email"}))
+    with pytest.raises(UserError, match="Unknown field 'emial'"):
+        preview_import(path, ImportOptions(mapping={"Email": "emial"}))
+
+
+def test_file_without_email_column_is_refused_and_nothing_changes(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    before = snapshot(workspace)
+    path = write_csv(tmp_path / "names.csv", [["Name", "City"], ["Ann", "Paris"]])
+    with pytest.raises(UserError, match="No column holds the email address"):
+        import_file(workspace, path)
+    assert snapshot(workspace) == before
+    assert list_batches(workspace) == []
+
+
+def test_unreadable_files_get_a_clear_message(tmp_path: Path, workspace: Workspace) -> None:
+    (tmp_path / "empty.csv").write_bytes(b"")
+    (tmp_path / "old.xls").write_bytes(b"\xd0\xcf\x11\xe0" + b"\x00" * 100)
+    (tmp_path / "broken.xlsx").write_bytes(b"PK\x03\x04garbage")
+    for name, message in [
+        ("empty.csv", "is empty"),
+        ("old.xls", "old Excel"),
+        ("broken.xlsx", "not a readable Excel"),
+        ("missing.csv", "no file"),
+    ]:
+        with pytest.raises(TableError, match=message):
+            import_file(workspace, tmp_path / name)
+
+
+def test_stage_tags_and_source_options(workspace: Workspace, tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "l.csv",
+        [
+            ["Email", "Stage", "Source"],
+            ["a@example.com", "", ""],
+            ["b@example.com", "nurturing", "LinkedIn"],
+            ["c@example.com", "Nowhere", ""],
+        ],
+    )
+    result = import_file(
+        workspace,
+        path,
+        ImportOptions(tags=("Fair 2026",), source="Trade fair", stage="Qualifying"),
+    )
+    assert (result.imported, result.rejected) == (2, 1)
+    a = leads.find_lead(workspace, "a@example.com")
+    b = leads.find_lead(workspace, "b@example.com")
+    assert (a.stage_name, a.source, a.tags) == ("Qualifying", "Trade fair", ("Fair 2026",))
+    assert (b.stage_name, b.source) == ("Nurturing", "LinkedIn")
+    assert "no stage named 'Nowhere'" in report_rows(result.rejected_file)[0]["reason"]
+
+
+def test_dry_run_counts_but_changes_nothing(workspace: Workspace, tmp_path: Path) -> None:
+    before = snapshot(workspace)
+    path = write_csv(tmp_path / "l.csv", [["Email"], ["a@example.com"], ["nope"]])
+    result = import_file(workspace, path, ImportOptions(dry_run=True, tags=("new tag",)))
+    assert (result.imported, result.rejected, result.batch_id) == (1, 1, None)
+    assert snapshot(workspace) == before
+    assert list_batches(workspace) == []
+
+
+def test_undone_import_leaves_the_workspace_as_before(workspace: Workspace, tmp_path: Path) -> None:
+    leads.add_lead(
+        workspace,
+        leads.LeadData(email="old@example.com", first_name="Old", tags=("keep",)),
+    )
+    before = snapshot(workspace)
+    path = write_csv(
+        tmp_path / "l.csv",
+        [
+            ["Email", "First Name", "Tags"],
+            ["old@example.com", "Changed", "imported-tag"],
+            ["new1@example.com", "New", "imported-tag, keep"],
+            ["new2@example.com", "New", ""],
+        ],
+    )
+    result = import_file(workspace, path, ImportOptions(on_duplicate="update", tags=("fair",)))
+    assert (result.imported, result.updated) == (2, 1)
+    assert leads.find_lead(workspace, "old@example.com").first_name == "Changed"
+    assert result.batch_id is not None
+
+    undone = undo_import(workspace, result.batch_id)
+
+    assert (undone.removed, undone.restored) == (2, 1)
+    assert snapshot(workspace) == before
+    with pytest.raises(UserError, match="already undone"):
+        undo_import(workspace, result.batch_id)
+
+
+def test_cancel_leaves_nothing(workspace: Workspace, tmp_path: Path) -> None:
+    rows = [["Email"]] + [[f"u{i}@example.com"] for i in range(12000)]
+    path = write_csv(tmp_path / "big.csv", rows)
+    before = snapshot(workspace)
+    seen: list[int] = []
+
+    def progress(p: object) -> None:
+        seen.append(p.rows)  # type: ignore[attr-defined]
+
+    with pytest.raises(ImportCancelled):
+        import_file(workspace, path, progress=progress, should_cancel=lambda: len(seen) >= 2)
+    assert snapshot(workspace) == before
+    assert list_batches(workspace) == []
+
+
+def test_sigkill_in_the_middle_leaves_the_workspace_as_before(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    leads.add_lead(workspace, leads.LeadData(email="before@example.com"))
+    before = snapshot(workspace)
+    rows = [["Email", "Name"]] + [[f"u{i}@example.com", f"User {i}"] for i in range(30000)]
+    path = write_csv(tmp_path / "big.csv", rows)
+    assert workspace.path is not None
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        from nurturedesk.core.db import open_workspace
+        from nurturedesk.core.importer import import_file
+        ws = open_workspace({str(workspace.path)!r})
+        def progress(p):
+            if p.phase == "saving":  # rows are written (uncommitted): die here
+                print("SAVING", flush=True)
+                time.sleep(60)
+        import_file(ws, {str(path)!r}, progress=progress)
+        print("FINISHED", flush=True)
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=dict(os.environ)
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.strip() == "SAVING"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert snapshot(workspace) == before
+    assert list_batches(workspace) == []
+
+
+def test_suppressed_address_is_skipped(workspace: Workspace, tmp_path: Path) -> None:
+    from nurturedesk.core.privacy import suppress_address
+
+    suppress_address(workspace, "Gone@Example.com", "unsubscribed")
+    path = write_csv(tmp_path / "l.csv", [["Email"], ["gone@example.com"], ["here@example.com"]])
+    result = import_file(workspace, path)
+    assert (result.imported, result.skipped) == (1, 1)
+    assert "suppression list" in report_rows(result.rejected_file)[0]["reason"]
+
+
+def test_formula_guard_from_our_export_is_taken_off(workspace: Workspace, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "l.csv", [["Email", "Company"], ["a@example.com", "'=1+1"]])
+    import_file(workspace, path)
+    assert leads.find_lead(workspace, "a@example.com").company == "=1+1"
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "a@example.com",
+        "A.B+tag@Sub.Example.CO.uk",
+        "user@localhost",
+        "x@123.45",
+        "a..b@example.com",
+        ".a@example.com",
+        "a@-example.com",
+        "a@example..com",
+        "a@exa_mple.com",
+        "o'brien@example.ie",
+        "a@b",
+        "é@example.com",
+        "a@bücher.de",
+        "a" * 65 + "@example.com",
+        "a@" + "b" * 64 + ".com",
+        "a@example.test",
+        "a@example.invalid",
+    ],
+)
+def test_fast_email_path_agrees_with_the_validator(address: str) -> None:
+    try:
+        expected: str | None = normalize_email(address)
+    except UserError:
+        expected = None
+    try:
+        got: str | None = fast_normalize_email(address)
+    except UserError:
+        got = None
+    assert got == expected

@@ -1,0 +1,136 @@
+"""Personal data requests: export everything; forget leaves nothing but the hash."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from nurturedesk.cli import main
+from nurturedesk.core import leads
+from nurturedesk.core.db import Workspace
+from nurturedesk.core.errors import NotFoundError
+from nurturedesk.core.importer import ImportOptions, import_file
+from nurturedesk.core.privacy import (
+    export_personal_data,
+    forget_lead,
+    is_suppressed,
+    write_personal_data,
+)
+from nurturedesk.core.stages import find_stage
+
+
+def make_person(ws: Workspace, tmp_path: Path) -> int:
+    lead = leads.add_lead(
+        ws,
+        leads.LeadData(
+            email="Secret.Person@Example.com",
+            first_name="Secreta",
+            last_name="Persona",
+            company="Hidden Co",
+            custom_fields={"Note": "met in Lisbon"},
+            tags=("vip",),
+        ),
+    )
+    leads.move_leads(ws, [lead.id], find_stage(ws, "Nurturing").id)
+    path = tmp_path / "update.csv"
+    with path.open("w", newline="") as fh:
+        csv.writer(fh).writerows([["Email", "Phone"], ["secret.person@example.com", "+1 555 0100"]])
+    import_file(ws, path, ImportOptions(on_duplicate="merge"))  # leaves a before-image
+    leads.delete_leads(ws, [lead.id])
+    leads.add_lead(ws, leads.LeadData(email="secret.person@example.com", first_name="Again"))
+    leads.add_lead(ws, leads.LeadData(email="other@example.com", first_name="Other"))
+    return lead.id
+
+
+def test_export_data_has_fields_tags_history_and_related_rows(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    make_person(workspace, tmp_path)
+    data = export_personal_data(workspace, "SECRET.PERSON@example.com")
+    assert [lead["first_name"] for lead in data["leads"]] == ["Secreta", "Again"]
+    first = data["leads"][0]
+    assert first["tags"] == ["vip"] and first["phone"] == "+1 555 0100"
+    assert first["custom_fields"] == {"Note": "met in Lisbon"}
+    assert {"stage_history", "import_batch_updates"} <= set(data["related"])
+    out = write_personal_data(workspace, "secret.person@example.com", tmp_path / "data.json")
+    assert json.loads(out.read_text())["email"] == "secret.person@example.com"
+    with pytest.raises(NotFoundError):
+        export_personal_data(workspace, "nobody@example.com")
+
+
+def test_forget_leaves_no_trace_but_the_suppression_hash(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    make_person(workspace, tmp_path)
+    result = forget_lead(workspace, "secret.person@EXAMPLE.com")
+    assert result.leads == 2
+    assert workspace.path is not None
+
+    with workspace.engine.connect() as conn:
+        dump = "\n".join(conn.connection.driver_connection.iterdump())  # type: ignore[union-attr]
+    for secret in ("secret.person", "Secreta", "Persona", "Hidden Co", "Lisbon", "555 0100"):
+        assert secret.lower() not in dump.lower()
+        for suffix in ("", "-wal"):
+            file = Path(f"{workspace.path}{suffix}")
+            if file.exists():
+                assert secret.lower().encode() not in file.read_bytes().lower(), (secret, suffix)
+    digest = hashlib.sha256(b"secret.person@example.com").hexdigest()
+    assert digest in dump
+    assert is_suppressed(workspace, "Secret.Person@example.com")
+    assert not is_suppressed(workspace, "other@example.com")
+    assert leads.find_lead(workspace, "other@example.com").first_name == "Other"
+
+    path = tmp_path / "again.csv"
+    path.write_text("Email\nsecret.person@example.com\n")
+    assert import_file(workspace, path).skipped == 1
+
+
+def test_cli_export_data_and_forget(
+    workspace: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_person(workspace, tmp_path)
+    ws_path = str(workspace.path)
+    out = tmp_path / "person.json"
+    assert (
+        main(["lead", "export-data", "secret.person@example.com", "--out", str(out), "-w", ws_path])
+        == 0
+    )
+    assert json.loads(out.read_text())["leads"]
+    assert main(["lead", "forget", "secret.person@example.com", "-w", ws_path]) == 0
+    assert "only a hash remains" in capsys.readouterr().out
+    assert main(["lead", "forget", "secret.person@example.com", "-w", ws_path]) == 1
+    assert "No lead with email" in capsys.readouterr().err
+
+
+def test_forget_also_erases_rows_keyed_by_the_address(workspace: Workspace) -> None:
+    """Tables of other capabilities that keep the address itself (a plain-text suppression
+    list, an outbox row detached from its lead) lose those rows too."""
+    import sqlalchemy as sa
+
+    from nurturedesk.core.models import Base
+
+    table = sa.Table(
+        "test_mail_log",
+        Base.metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("to_address", sa.String(320)),
+    )
+    try:
+        table.create(workspace.engine)
+        with workspace.engine.begin() as conn:
+            conn.execute(
+                table.insert(),
+                [{"to_address": "Kept@Example.com"}, {"to_address": "GONE@example.com"}],
+            )
+        leads.add_lead(workspace, leads.LeadData(email="gone@example.com"))
+        result = forget_lead(workspace, "gone@example.com")
+        assert result.rows_by_table["test_mail_log"] == 1
+        with workspace.engine.connect() as conn:
+            left = [r.to_address for r in conn.execute(sa.select(table))]
+        assert left == ["Kept@Example.com"]
+    finally:
+        Base.metadata.remove(table)

@@ -1,0 +1,129 @@
+"""Export and re-import give the same leads; a 50 MB file imports in one go."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from nurturedesk.core import leads
+from nurturedesk.core.db import Workspace, open_workspace
+from nurturedesk.core.exporter import export_leads
+from nurturedesk.core.importer import import_file
+from nurturedesk.core.segments import parse_condition, save_segment
+from nurturedesk.core.stages import find_stage
+
+
+def lead_set(ws: Workspace) -> set[tuple[object, ...]]:
+    return {
+        (
+            d.email,
+            d.first_name,
+            d.last_name,
+            d.company,
+            d.title,
+            d.phone,
+            d.source,
+            d.owner,
+            d.timezone,
+            d.stage_name,
+            d.tags,
+            tuple(sorted(d.custom_fields.items())),
+        )
+        for d in leads.list_leads(ws)
+    }
+
+
+def fill(ws: Workspace) -> None:
+    nurturing = find_stage(ws, "Nurturing").id
+    leads.add_lead(
+        ws,
+        leads.LeadData(
+            email="Zoe@example.com",
+            first_name="Zoë",
+            last_name="D'Arcy",
+            company='=HYPERLINK("http://evil")',
+            phone="+33 1 23 45 67 89",
+            source="Fair",
+            owner="sam",
+            timezone="Europe/Paris",
+            custom_fields={"Budget": "1500", "Notes": 'likes, commas; and "quotes"'},
+            tags=("vip", "webinar"),
+        ),
+        nurturing,
+    )
+    leads.add_lead(ws, leads.LeadData(email="bob@example.org", title="-CTO-", tags=("vip",)))
+    leads.add_lead(ws, leads.LeadData(email="plain@example.net"))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_export_then_import_gives_the_same_leads(
+    workspace: Workspace, tmp_path: Path, fmt: str
+) -> None:
+    fill(workspace)
+    out = tmp_path / f"leads.{fmt}"
+    result = export_leads(workspace, out)
+    assert result.leads == 3
+    other = open_workspace(tmp_path / "other.sqlite")
+    try:
+        imported = import_file(other, out)
+        assert (imported.imported, imported.rejected) == (3, 0)
+        assert lead_set(other) == lead_set(workspace)
+    finally:
+        other.close()
+
+
+def test_csv_export_defuses_formulas_but_keeps_phone_numbers(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    fill(workspace)
+    out = tmp_path / "leads.csv"
+    export_leads(workspace, out)
+    with out.open(encoding="utf-8-sig", newline="") as fh:
+        rows = {r["email"]: r for r in csv.DictReader(fh)}
+    assert rows["Zoe@example.com"]["company"].startswith("'=")
+    assert rows["Zoe@example.com"]["phone"] == "+33 1 23 45 67 89"
+    assert rows["Zoe@example.com"]["custom.Budget"] == "1500"
+
+
+def test_xlsx_export_keeps_formula_like_text_as_text(workspace: Workspace, tmp_path: Path) -> None:
+    fill(workspace)
+    out = tmp_path / "leads.xlsx"
+    export_leads(workspace, out)
+    sheet = load_workbook(out).active
+    assert sheet is not None
+    companies = [row[3].value for row in sheet.iter_rows(min_row=2)]
+    kinds = [row[3].data_type for row in sheet.iter_rows(min_row=2)]
+    assert '=HYPERLINK("http://evil")' in companies
+    assert "f" not in kinds
+
+
+def test_export_filters_by_stage_tag_and_segment(workspace: Workspace, tmp_path: Path) -> None:
+    fill(workspace)
+    save_segment(
+        workspace, "VIP owned", [parse_condition("tag = vip"), parse_condition("owner = sam")]
+    )
+    out = tmp_path / "x.csv"
+    assert export_leads(workspace, out, stage="Nurturing").leads == 1
+    assert export_leads(workspace, out, flt=leads.LeadFilter(tag="vip")).leads == 2
+    assert export_leads(workspace, out, segment="vip owned").leads == 1
+
+
+def test_a_50_mb_file_imports_completely(workspace: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "big.csv"
+    filler = "x" * 200
+    count = 0
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["Email", "First Name", "Last Name", "Company", "Notes"])
+        while fh.tell() < 50 * 1024 * 1024:
+            writer.writerows(
+                [f"p{count + i}@example.com", "First", "Last", "Company", filler]
+                for i in range(1000)
+            )
+            count += 1000
+    result = import_file(workspace, path)
+    assert (result.rows, result.imported) == (count, count)
+    assert leads.count_by_stage(workspace)[find_stage(workspace, "New").id] == count

@@ -1,0 +1,92 @@
+"""The command line: import --json, dry runs, undo, export, segments and bulk actions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nurturedesk.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_import_export_segment_bulk_and_undo(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = str(tmp_path / "w.sqlite")
+    src = tmp_path / "list.csv"
+    src.write_text(
+        "Mail;Vorname;Firma;Score\n"
+        "anna@example.de;Anna;Müller GmbH;10\n"
+        "ANNA@example.de;Anna;dup;\n"
+        "kaputt;X;Y;\n"
+        "ben@example.de;Ben;Beta AG;\n",
+        encoding="utf-8",
+    )
+    code, out, _ = run(
+        capsys,
+        "import",
+        str(src),
+        "-w",
+        ws,
+        "--json",
+        "--map",
+        "Mail=email",
+        "--tag",
+        "Messe",
+        "--source",
+        "Messe 2026",
+        "--dry-run",
+    )
+    data = json.loads(out)
+    assert code == 0 and data["dry_run"] and data["imported"] == 2
+    code, out, _ = run(capsys, "lead", "list", "-w", ws)
+    assert out == ""
+
+    code, out, _ = run(capsys, "import", str(src), "-w", ws, "--json", "--tag", "Messe")
+    data = json.loads(out)
+    assert {k: data[k] for k in ("rows", "imported", "updated", "skipped", "rejected")} == {
+        "rows": 4,
+        "imported": 2,
+        "updated": 0,
+        "skipped": 1,
+        "rejected": 1,
+    }
+    assert Path(data["rejected_file"]).exists()
+    assert data["mapping"]["Vorname"] == "first_name" and data["mapping"]["Score"] == "ignore"
+
+    code, out, _ = run(capsys, "segment", "save", "Firmen", "company ~ gmbh", "-w", ws)
+    assert "1 leads now" in out
+    code, out, _ = run(capsys, "bulk", "tag", "Kunde", "--segment", "firmen", "-w", ws)
+    assert "Tagged 1 leads" in out
+    out_file = tmp_path / "out.csv"
+    code, out, _ = run(capsys, "export", str(out_file), "--tag", "Kunde", "-w", ws)
+    assert "Exported 1 leads" in out and "anna@example.de" in out_file.read_text("utf-8-sig")
+
+    code, out, _ = run(capsys, "imports", "undo", str(data["batch_id"]), "-w", ws)
+    assert "2 leads removed" in out
+    code, out, _ = run(capsys, "lead", "list", "-w", ws)
+    assert out == ""
+    code, _, err = run(capsys, "imports", "undo", str(data["batch_id"]), "-w", ws)
+    assert code == 1 and "already undone" in err
+
+
+def test_bad_input_gets_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ws = str(tmp_path / "w.sqlite")
+    src = tmp_path / "names.csv"
+    src.write_text("Name\nAnn\n")
+    code, _, err = run(capsys, "import", str(src), "-w", ws)
+    assert code == 1 and "No column holds the email address" in err
+    code, _, err = run(capsys, "import", str(src), "-w", ws, "--map", "Name=mail")
+    assert code == 1 and "Unknown field 'mail'" in err
+    code, _, err = run(capsys, "segment", "save", "x", "score >> 3", "-w", ws)
+    assert code == 1 and "'> 3' is not a number" in err
+    with pytest.raises(SystemExit) as exc:
+        main(["import", str(src), "--on-duplicate", "replace", "-w", ws])
+    assert exc.value.code == 2

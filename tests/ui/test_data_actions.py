@@ -1,0 +1,210 @@
+"""Leads in and out from the window: the import dialog, export of the current filter,
+segments as a board filter, bulk actions with undo, and personal data requests."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox
+from pytestqt.qtbot import QtBot
+
+from nurturedesk.core import leads
+from nurturedesk.core.importer import list_batches
+from nurturedesk.core.segments import parse_condition, save_segment
+from nurturedesk.core.stages import find_stage
+from nurturedesk.ui.main_window import MainWindow
+from tests.ui.conftest import add
+
+
+def write_csv(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    return path
+
+
+def column_count(window: MainWindow, stage: str) -> int:
+    column = window.board.column_for(find_stage(window.workspace, stage).id)
+    assert column is not None
+    return column.model.total
+
+
+def select_all_in(window: MainWindow, stage: str) -> None:
+    column = window.board.column_for(find_stage(window.workspace, stage).id)
+    assert column is not None
+    column.view.setFocus()
+    column.view.selectAll()
+
+
+def test_import_dialog_previews_maps_imports_and_undoes(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path / "fair.csv",
+        [
+            ["E-mail", "First Name", "Company Name", "Booth notes"],
+            ["ann@example.com", "Ann", "Acme", "wants a demo"],
+            ["bob@example.com", "Bob", "Beta", ""],
+            ["not an email", "X", "", ""],
+        ],
+    )
+    dialog = window.data_actions.open_import(path)  # type: ignore[attr-defined]
+    qtbot.addWidget(dialog)
+    combos = {c.objectName(): c.currentData() for c in dialog.findChildren(QComboBox)}
+    assert combos["map:E-mail"] == "email"
+    assert combos["map:Company Name"] == "company"
+    assert combos["map:Booth notes"] == "custom:Booth notes"
+    assert dialog.table.item(1, 1).text() == "Ann"
+    dialog.tags.setText("Fair 2026")
+
+    qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.import_result is not None, timeout=10_000)
+
+    assert "2 new" in dialog.status.text() and "1 rejected" in dialog.status.text()
+    qtbot.waitUntil(lambda: column_count(window, "New") == 2)
+    assert leads.find_lead(window.workspace, "ann@example.com").tags == ("Fair 2026",)
+    dialog.cancel_or_close()
+
+    window.undo_stack.undo()
+    qtbot.waitUntil(lambda: column_count(window, "New") == 0)
+    assert list_batches(window.workspace)[0].undone_at is not None
+    window.undo_stack.redo()
+    qtbot.waitUntil(lambda: column_count(window, "New") == 2)
+
+
+def test_cancelled_import_keeps_nothing_and_the_dialog_stays_usable(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    rows = [["Email"]] + [[f"p{i}@example.com"] for i in range(60_000)]
+    dialog = window.data_actions.open_import(write_csv(tmp_path / "big.csv", rows))  # type: ignore[attr-defined]
+    qtbot.addWidget(dialog)
+    qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+    assert dialog.running
+    qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.running, timeout=20_000)
+    assert "cancelled" in dialog.status.text()
+    assert dialog.import_button.isEnabled()
+    assert leads.count_by_stage(window.workspace) == {}
+    assert list_batches(window.workspace) == []
+
+
+def test_segment_filter_narrows_the_board_and_export_follows_it(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    add(window.workspace, "a@acme.com", company="Acme", tags=("vip",))
+    add(window.workspace, "b@acme.com", "Nurturing", company="Acme")
+    add(window.workspace, "c@other.com", company="Other", tags=("vip",))
+    save_segment(
+        window.workspace,
+        "Acme VIPs",
+        [parse_condition("company = acme"), parse_condition("tag = vip")],
+    )
+    actions = window.data_actions  # type: ignore[attr-defined]
+    actions.segment_filter.refresh()
+    actions.segment_filter.setCurrentIndex(actions.segment_filter.findData("Acme VIPs"))
+    qtbot.waitUntil(lambda: column_count(window, "New") == 1)
+    assert column_count(window, "Nurturing") == 0
+    assert window.status_count.text() == "1 leads match"
+
+    result = actions.export(str(tmp_path / "vips.csv"))
+    assert result is not None and result.leads == 1
+
+    window.clear_filters()
+    qtbot.waitUntil(lambda: column_count(window, "New") == 2)
+    assert actions.segment_filter.currentIndex() == 0
+
+
+def test_bulk_tag_and_owner_on_selected_cards_undo_and_redo(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    a = add(window.workspace, "a@example.com")
+    b = add(window.workspace, "b@example.com", owner="kim")
+    window.board.rebuild()
+    select_all_in(window, "New")
+    assert sorted(window.board.selected_lead_ids()) == [a, b]
+    actions = window.data_actions  # type: ignore[attr-defined]
+    assert actions.tag_action.isEnabled()
+
+    actions.tag_selected("webinar")
+    assert all("webinar" in leads.get_lead(window.workspace, i).tags for i in (a, b))
+    actions.assign_owner("sam")
+    assert {leads.get_lead(window.workspace, i).owner for i in (a, b)} == {"sam"}
+
+    window.undo_stack.undo()
+    assert leads.get_lead(window.workspace, b).owner == "kim"
+    window.undo_stack.undo()
+    assert leads.get_lead(window.workspace, a).tags == ()
+    assert "webinar" not in leads.all_tags(window.workspace)
+    window.undo_stack.redo()
+    assert leads.get_lead(window.workspace, a).tags == ("webinar",)
+
+
+def test_personal_data_export_and_forget_from_the_lead_menu(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    add(window.workspace, "gone@example.com", first_name="Gone")
+    add(window.workspace, "stays@example.com", "Qualifying")
+    window.board.rebuild()
+    select_all_in(window, "New")
+    actions = window.data_actions  # type: ignore[attr-defined]
+    assert actions.forget_action.isEnabled()
+
+    written = actions.export_personal_data(str(tmp_path / "gone.json"))
+    assert written is not None and "Gone" in written.read_text()
+
+    window.undo_stack.push(_noop())
+    assert actions.forget_lead(confirmed=True)
+    qtbot.waitUntil(lambda: column_count(window, "New") == 0)
+    assert window.undo_stack.count() == 0
+    assert column_count(window, "Qualifying") == 1
+
+
+def _noop():  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QUndoCommand
+
+    return QUndoCommand("placeholder")
+
+
+def test_segment_editor_counts_live_refuses_bad_lines_and_saves(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    from nurturedesk.ui.segments_panel import SegmentsDialog
+
+    add(window.workspace, "a@acme.com", company="Acme")
+    add(window.workspace, "b@beta.com", company="Beta")
+    dialog = SegmentsDialog(window.workspace, window)
+    qtbot.addWidget(dialog)
+    dialog.name.setText("Acme people")
+    dialog.conditions.setPlainText("company ~ acm")
+    assert dialog.count.text() == "1 leads match now."
+    dialog.conditions.setPlainText("company ~ acm\nscore >= lots")
+    assert "'lots' is not a number" in dialog.count.text()
+    assert not dialog.save_button.isEnabled()
+    dialog.conditions.setPlainText("company ~ acm")
+    changed: list[bool] = []
+    dialog.segmentsChanged.connect(lambda: changed.append(True))
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    assert changed and dialog.list.currentItem().text() == "Acme people"
+    actions = window.data_actions  # type: ignore[attr-defined]
+    actions.segment_filter.refresh()
+    assert actions.segment_filter.findData("Acme people") > 0
+
+
+def test_import_dialog_wants_an_email_column(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "names.csv", [["Name", "Contact"], ["Ann", "ann@example.com"]])
+    dialog = window.data_actions.open_import(path)  # type: ignore[attr-defined]
+    qtbot.addWidget(dialog)
+    assert not dialog.import_button.isEnabled()
+    assert "email address" in dialog.status.text()
+    combo = dialog.table.cellWidget(0, 1)
+    assert isinstance(combo, QComboBox)
+    combo.setCurrentIndex(combo.findData("email"))
+    assert dialog.import_button.isEnabled()
+    first = dialog.table.cellWidget(0, 0)
+    assert isinstance(first, QComboBox)
+    first.setCurrentIndex(first.findData("email"))
+    assert not dialog.import_button.isEnabled()
+    assert "same field: email" in dialog.status.text()
