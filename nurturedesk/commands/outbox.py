@@ -40,8 +40,14 @@ def _action(name: str):  # type: ignore[no-untyped-def]
 
 
 def send_due_(ctx: Context) -> int:
+    from nurturedesk.core import sender_lock
+
     ws = ctx.workspace()
-    report = send_due(ws, limit=ctx.args.limit, dry_run=ctx.args.dry_run)
+    if ctx.args.dry_run:
+        report = send_due(ws, limit=ctx.args.limit, dry_run=True)
+    else:
+        with sender_lock.hold_sender_lock(ws, "send-due"):
+            report = send_due(ws, limit=ctx.args.limit)
     if ctx.args.dry_run:
         for line in report.dry_run:
             print(f"would send: {line}")
@@ -57,9 +63,12 @@ def send_due_(ctx: Context) -> int:
 
 def run(ctx: Context) -> int:
     """The scheduler in the foreground until SIGINT/SIGTERM, then a clean stop."""
+    from nurturedesk.core import sender_lock
     from nurturedesk.core.scheduler import Scheduler
 
     ws = ctx.workspace()
+    sender_lock.set_process_kind("run")
+    lock = sender_lock.acquire_sender_lock(ws, "run")
     recovered = ensure_recovered(ws)
     if recovered:
         print(f"{recovered} interrupted message(s) marked uncertain: see `outbox list`")
@@ -78,10 +87,12 @@ def run(ctx: Context) -> int:
     )
     try:
         scheduler.run_now("nurture-dispatch")
+        scheduler.run_now("daily-backup")  # the tick itself first fires 10 minutes in
         while not stop.wait(0.5):
             pass
     finally:
         scheduler.shutdown(wait=True)  # lets a pass in progress finish its row
+        lock.release()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     print("Stopped.", flush=True)

@@ -62,6 +62,10 @@ def _lock_for(workspace: Workspace) -> threading.Lock:
 
 def ensure_recovered(workspace: Workspace) -> int:
     """Once per opened workspace (its start-up): interrupted sends become uncertain."""
+    from nurturedesk.core import sender_lock
+
+    if sender_lock.held_lock(workspace) is None and sender_lock.current_holder(workspace):
+        return 0  # another process is sending: its rows in `sending` are in flight
     key = id(workspace)
     with _registry_lock:
         if key in _recovered:
@@ -176,8 +180,21 @@ def _dry_run(workspace: Workspace) -> DispatchReport:
     return report
 
 
+def send_now(workspace: Workspace) -> DispatchReport:
+    """The window's "Send now": one pass under this process's sender lock (the window's own,
+    reused); refused with who sends (SenderBusyError) while another process is the sender."""
+    from nurturedesk.core import sender_lock
+
+    with sender_lock.hold_sender_lock(workspace, "gui"):
+        return send_due(workspace)
+
+
 def dispatch_tick(workspace: Workspace) -> None:
     """The scheduler's periodic entry point."""
+    from nurturedesk.core import sender_lock
+
+    if not sender_lock.sending_allowed(workspace):
+        return
     send_due(workspace)
 
 

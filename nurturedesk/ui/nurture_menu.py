@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QInputDialog, QLabel, QMenu
 
-from nurturedesk.core.dispatch import SendingStatus, ensure_recovered, send_due, sending_status
+from nurturedesk.core.dispatch import SendingStatus, ensure_recovered, send_now, sending_status
 from nurturedesk.core.errors import UserError
 from nurturedesk.core.events import SettingsChanged
 from nurturedesk.core.outbox import OutboxChanged
@@ -133,7 +133,7 @@ class NurtureUi:
             self.send_now_action.setEnabled(True)
             self.window.show_error(str(exc))
 
-        self.worker.run(lambda: send_due(self.window.workspace), done, failed)
+        self.worker.run(lambda: send_now(self.window.workspace), done, failed)
 
     def enrol_selected(self) -> None:
         ids = self.window.board.selected_lead_ids()
