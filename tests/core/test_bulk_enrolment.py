@@ -93,6 +93,13 @@ def test_forget_with_nurture_history_leaves_only_the_hash_and_stays_unmailable(
     assert len(send_due(mail_ws).delivery.sent) == 1
     suppress(mail_ws, "ann.private@example.com", "unsubscribed")
     assert mail_ws.path is not None
+    from nurturedesk.core.interactions import record
+    from nurturedesk.core.privacy import export_personal_data
+
+    record(mail_ws, ann, "whitepaper_downloaded")
+    related = export_personal_data(mail_ws, "ann.private@example.com")["related"]
+    assert {"enrollments", "outbox", "interactions"} <= set(related)  # emails sent, history
+    assert related["outbox"][0]["to_address"] == "ann.private@example.com"
 
     forget_lead(mail_ws, "ann.private@example.com")
 
