@@ -12,6 +12,7 @@ from nurturedesk.core.dispatch import ensure_recovered, send_due, sending_status
 
 if TYPE_CHECKING:
     from nurturedesk.cli import CommandLine, Context
+    from nurturedesk.core.db import Workspace
 
 
 def list_(ctx: Context) -> int:
@@ -56,26 +57,38 @@ def send_due_(ctx: Context) -> int:
 
 
 def run(ctx: Context) -> int:
-    """The scheduler in the foreground until SIGINT/SIGTERM, then a clean stop."""
-    from nurturedesk.core.scheduler import Scheduler
+    """The scheduler in the foreground until SIGINT/SIGTERM, then a clean stop; this process
+    is the workspace's one sender meanwhile (a second `run` or `send-due` is refused)."""
+    from nurturedesk.core import sender_lock
 
     ws = ctx.workspace()
-    recovered = ensure_recovered(ws)
-    if recovered:
-        print(f"{recovered} interrupted message(s) marked uncertain: see `outbox list`")
+    sender_lock.set_process_kind("run")
+    lock = sender_lock.acquire_sender_lock(ws, "run")  # SenderBusyError: says who sends
+    try:
+        return _run_holding_lock(ctx, ws)
+    finally:
+        lock.release()
+
+
+def _run_holding_lock(ctx: Context, ws: Workspace) -> int:
+    from nurturedesk.core.scheduler import Scheduler
+
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    scheduler = Scheduler(ws)
-    scheduler.start()
     print(
         f"NurtureDesk running on {ctx.workspace_path} ({sending_status(ws).text()}); "
         "Ctrl+C to stop.",
         flush=True,
     )
+    recovered = ensure_recovered(ws)  # before the first pass: we hold the sender lock
+    if recovered:
+        print(f"{recovered} interrupted message(s) marked uncertain: see `outbox list`", flush=True)
+    scheduler = Scheduler(ws)
+    scheduler.start()
     try:
         scheduler.run_now("nurture-dispatch")
         while not stop.wait(0.5):
