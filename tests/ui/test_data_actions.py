@@ -234,3 +234,29 @@ def test_enrol_and_unenrol_selected_cards_with_undo(qtbot: QtBot, window: MainWi
     assert enrolled() == {a: "active", b: "active"}
     window.undo_stack.undo()
     assert enrolled() == {}
+
+
+def test_undo_an_earlier_import_from_the_file_menu(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    from PySide6.QtWidgets import QInputDialog
+
+    from nurturedesk.core.importer import import_file
+    from tests.ui.conftest import when_modal
+
+    first = import_file(window.workspace, write_csv(tmp_path / "a.csv", [["Email"], ["a@x.com"]]))
+    import_file(window.workspace, write_csv(tmp_path / "b.csv", [["Email"], ["b@x.com"]]))
+    qtbot.waitUntil(lambda: column_count(window, "New") == 2)
+
+    def pick_first_import(dialog: object) -> None:
+        assert isinstance(dialog, QInputDialog)
+        labels = dialog.comboBoxItems()
+        assert labels[0].startswith(f"#{first.batch_id + 1} b.csv")  # newest first
+        dialog.setTextValue(labels[1])
+        dialog.accept()
+
+    when_modal(qtbot, pick_first_import)
+    window.data_actions.undo_an_import()  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: column_count(window, "New") == 1)
+    assert [c.email for c in leads.list_leads(window.workspace)] == ["b@x.com"]
+    assert "undone" in window.statusBar().currentMessage()
