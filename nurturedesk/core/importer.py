@@ -507,8 +507,6 @@ class _ImportRun:
         self.created_tags: list[int] = []
         self.imaged: set[int] = set()  # existing leads whose before-image is kept
 
-    # The hot loop reads these as locals; see _consume.
-
     def execute(self) -> ImportResult:
         ws = self.ws
         batch_id: int | None = None
