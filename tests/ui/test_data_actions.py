@@ -189,6 +189,8 @@ def test_segment_editor_counts_live_refuses_bad_lines_and_saves(
     actions = window.data_actions  # type: ignore[attr-defined]
     actions.segment_filter.refresh()
     assert actions.segment_filter.findData("Acme people") > 0
+    qtbot.mouseClick(dialog.new_button, Qt.MouseButton.LeftButton)
+    assert dialog.name.text() == "" and dialog.conditions.toPlainText() == ""
 
 
 def test_import_dialog_wants_an_email_column(
