@@ -262,3 +262,21 @@ def test_undo_an_earlier_import_from_the_file_menu(
     qtbot.waitUntil(lambda: column_count(window, "New") == 1)
     assert [c.email for c in leads.list_leads(window.workspace)] == ["b@x.com"]
     assert "undone" in window.statusBar().currentMessage()
+
+
+def test_right_click_on_a_card_opens_the_lead_menu(qtbot: QtBot, window: MainWindow) -> None:
+    from PySide6.QtGui import QContextMenuEvent
+    from PySide6.QtWidgets import QApplication
+
+    add(window.workspace, "a@example.com")
+    window.board.rebuild()
+    column = window.board.column_for(find_stage(window.workspace, "New").id)
+    assert column is not None
+    viewport = column.view.viewport()
+    point = column.view.visualRect(column.model.index(0)).center()
+    event = QContextMenuEvent(QContextMenuEvent.Reason.Mouse, point, viewport.mapToGlobal(point))
+    QApplication.sendEvent(viewport, event)
+    qtbot.waitUntil(lambda: QApplication.activePopupWidget() is not None)
+    popup = QApplication.activePopupWidget()
+    assert popup is window.menu("lead")
+    popup.close()
