@@ -91,6 +91,7 @@ def _run_holding_lock(ctx: Context, ws: Workspace) -> int:
     scheduler.start()
     try:
         scheduler.run_now("nurture-dispatch")
+        scheduler.run_now("daily-backup")  # the tick itself first fires 10 minutes in
         while not stop.wait(0.5):
             pass
     finally:

@@ -174,12 +174,25 @@ def make_daily_backup(workspace: Workspace) -> BackupInfo:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise _os_error(exc, str(folder)) from exc
+    _remove_abandoned_partials(folder)
     now = workspace.clock.now()
     target = folder / f"{AUTO_PREFIX}{now.strftime(STAMP_FORMAT)}.sqlite"
     _copy_checked(source, target)
     log.info("daily backup of %s written to %s", source, target)
     rotate_backups(source)
     return BackupInfo(target, now, target.stat().st_size)
+
+
+def _remove_abandoned_partials(folder: Path, older_than_seconds: float = 3600) -> None:
+    """Half-written copies of a process that died mid-backup (never a finished backup: those
+    only get their name once complete). Young ones may belong to a backup in progress."""
+    import time
+
+    for partial in folder.glob(".*.partial*"):
+        with contextlib.suppress(OSError):
+            if time.time() - partial.stat().st_mtime > older_than_seconds:
+                partial.unlink()
+                log.info("removed an abandoned partial backup %s", partial)
 
 
 def backups_to_keep(backups: list[BackupInfo]) -> set[Path]:

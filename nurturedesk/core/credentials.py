@@ -64,6 +64,9 @@ def load_password(user: str, host: str) -> str:
             f"No SMTP password stored for {user} on {host}; set it with `nurturedesk smtp "
             "password` or in Settings > Sending."
         )
+    from nurturedesk.logs import register_secret
+
+    register_secret(password)  # masked in every log record from now on
     return password
 
 

@@ -115,6 +115,15 @@ def lock_paths(workspace_path: Path | None, url: str = "") -> tuple[Path, Path]:
     return base.with_name(digest + LOCK_SUFFIX), base.with_name(digest + RECORD_SUFFIX)
 
 
+def _open_lock_file(lock_path: Path) -> IO[bytes]:
+    """Open (creating) the lock file. A lock file another user created may be read-only to
+    us; `flock` works on a read-only descriptor, so fall back to that."""
+    try:
+        return open(lock_path, "a+b")  # held open for the lock's whole life
+    except PermissionError:
+        return open(lock_path, "rb")
+
+
 def _try_lock(fh: IO[bytes]) -> bool:
     """Take an exclusive, non-blocking OS lock on the open file; False if someone has it."""
     if sys.platform == "win32":  # pragma: no cover - Windows only
@@ -316,7 +325,7 @@ def acquire_sender_lock(
     lock_path, record_path = lock_paths(path, url)
     try:
         lock_path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(lock_path, "a+b")  # noqa: SIM115 - held open for the lock's whole life
+        fh = _open_lock_file(lock_path)
     except OSError as exc:
         raise StorageError(
             f"Cannot create the sender lock {lock_path}: {exc.strerror or exc}. "
@@ -406,7 +415,7 @@ def current_holder(workspace: Any) -> SenderHolder | None:
     if not lock_path.exists():
         return None
     try:
-        fh = open(lock_path, "a+b")  # noqa: SIM115
+        fh = _open_lock_file(lock_path)
     except OSError:
         return read_holder(record_path)
     try:

@@ -222,3 +222,24 @@ def test_backups_listing(workspace: Workspace, capsys: pytest.CaptureFixture[str
     assert main(["-w", str(workspace.path), "backups"]) == 0
     out = capsys.readouterr().out
     assert str(backups_dir(workspace.path)) in out and out.rstrip().endswith("ok")
+
+
+def test_abandoned_partial_copies_are_cleaned_but_young_ones_kept(
+    workspace: Workspace,
+) -> None:
+    import os
+    import time
+
+    assert workspace.path is not None
+    folder = backups_dir(workspace.path)
+    folder.mkdir(parents=True)
+    old = folder / ".auto-20260301-090000.sqlite.4242.partial"
+    young = folder / ".auto-20260302-085959.sqlite.4343.partial"
+    old.write_bytes(b"half")
+    young.write_bytes(b"half")
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    daily_backup_tick(workspace)
+    assert not old.exists()
+    assert young.exists()  # may be another process's backup in progress
+    assert len(list_backups(workspace.path)) == 1
