@@ -1,4 +1,4 @@
-"""`bulk tag|untag|owner|move|delete`: one action on many leads, chosen by segment, stage,
+"""`bulk tag|untag|owner|move|enrol|unenrol|delete`: one action on many leads, chosen by segment, stage,
 tag or email addresses (what the GUI does on multi-selected cards)."""
 
 from __future__ import annotations
@@ -56,6 +56,21 @@ def move(ctx: Context) -> int:
     return 0
 
 
+def enrol(ctx: Context) -> int:
+    change = bulk.enrol_leads(ctx.workspace(), selected_ids(ctx), ctx.args.name)
+    text = f"Enrolled {len(change.before)} leads in {change.sequence_name}"
+    if change.suppressed:
+        text += f"; {len(change.suppressed)} left out (on the suppression list)"
+    print(text)
+    return 0
+
+
+def unenrol(ctx: Context) -> int:
+    change = bulk.unenrol_leads(ctx.workspace(), selected_ids(ctx), ctx.args.name)
+    print(f"Stopped {len(change.before)} enrolments in {change.sequence_name}")
+    return 0
+
+
 def delete(ctx: Context) -> int:
     ids = bulk.delete_leads(ctx.workspace(), selected_ids(ctx))
     print(f"Deleted {len(ids)} leads (the GUI's undo or a restore brings them back)")
@@ -74,6 +89,8 @@ def register(cli: CommandLine) -> None:
         ("untag", untag, "remove a tag", "tag to remove"),
         ("owner", owner, "assign an owner", "owner ('' for nobody)"),
         ("move", move, "move to a stage", "stage"),
+        ("enrol", enrol, "enrol in a nurture sequence", "sequence name or number"),
+        ("unenrol", unenrol, "stop their enrolment in a sequence", "sequence name or number"),
     ):
         p = cli.command(name, handler, help_, group="bulk")
         p._add_container_actions(selection)

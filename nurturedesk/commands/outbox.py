@@ -12,6 +12,7 @@ from nurturedesk.core.dispatch import ensure_recovered, send_due, sending_status
 
 if TYPE_CHECKING:
     from nurturedesk.cli import CommandLine, Context
+    from nurturedesk.core.db import Workspace
 
 
 def list_(ctx: Context) -> int:
@@ -40,14 +41,8 @@ def _action(name: str):  # type: ignore[no-untyped-def]
 
 
 def send_due_(ctx: Context) -> int:
-    from nurturedesk.core import sender_lock
-
     ws = ctx.workspace()
-    if ctx.args.dry_run:
-        report = send_due(ws, limit=ctx.args.limit, dry_run=True)
-    else:
-        with sender_lock.hold_sender_lock(ws, "send-due"):
-            report = send_due(ws, limit=ctx.args.limit)
+    report = send_due(ws, limit=ctx.args.limit, dry_run=ctx.args.dry_run)
     if ctx.args.dry_run:
         for line in report.dry_run:
             print(f"would send: {line}")
@@ -62,29 +57,38 @@ def send_due_(ctx: Context) -> int:
 
 
 def run(ctx: Context) -> int:
-    """The scheduler in the foreground until SIGINT/SIGTERM, then a clean stop."""
+    """The scheduler in the foreground until SIGINT/SIGTERM, then a clean stop; this process
+    is the workspace's one sender meanwhile (a second `run` or `send-due` is refused)."""
     from nurturedesk.core import sender_lock
-    from nurturedesk.core.scheduler import Scheduler
 
     ws = ctx.workspace()
     sender_lock.set_process_kind("run")
-    lock = sender_lock.acquire_sender_lock(ws, "run")
-    recovered = ensure_recovered(ws)
-    if recovered:
-        print(f"{recovered} interrupted message(s) marked uncertain: see `outbox list`")
+    lock = sender_lock.acquire_sender_lock(ws, "run")  # SenderBusyError: says who sends
+    try:
+        return _run_holding_lock(ctx, ws)
+    finally:
+        lock.release()
+
+
+def _run_holding_lock(ctx: Context, ws: Workspace) -> int:
+    from nurturedesk.core.scheduler import Scheduler
+
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    scheduler = Scheduler(ws)
-    scheduler.start()
     print(
         f"NurtureDesk running on {ctx.workspace_path} ({sending_status(ws).text()}); "
         "Ctrl+C to stop.",
         flush=True,
     )
+    recovered = ensure_recovered(ws)  # before the first pass: we hold the sender lock
+    if recovered:
+        print(f"{recovered} interrupted message(s) marked uncertain: see `outbox list`", flush=True)
+    scheduler = Scheduler(ws)
+    scheduler.start()
     try:
         scheduler.run_now("nurture-dispatch")
         scheduler.run_now("daily-backup")  # the tick itself first fires 10 minutes in
@@ -92,7 +96,6 @@ def run(ctx: Context) -> int:
             pass
     finally:
         scheduler.shutdown(wait=True)  # lets a pass in progress finish its row
-        lock.release()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     print("Stopped.", flush=True)

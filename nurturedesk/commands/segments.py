@@ -66,8 +66,9 @@ def register(cli: CommandLine) -> None:
     p.add_argument(
         "condition",
         nargs="+",
-        help="FIELD OP VALUE, e.g. 'score >= 50', 'tag = webinar', 'stage != Won', "
-        "'company ~ acme', 'custom.City = Paris', 'created within 30'",
+        help="FIELD OP VALUE, e.g. 'score >= 50', 'grade = A,B', 'tag = webinar', "
+        "'stage != Won', 'company ~ acme', 'custom.City = Paris', 'created within 30', "
+        "'last_interaction < 2026-01-01', 'last_interaction = never'",
     )
     p.add_argument("--any", action="store_true", help="match any condition (default: all)")
     p = cli.command("list", list_, "list segments with their current size", group="segment")

@@ -17,6 +17,13 @@ if TYPE_CHECKING:
 
 def set_(ctx: Context) -> int:
     a = ctx.args
+    if a.timezone is not None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(a.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise UserError(f"Unknown time zone {a.timezone!r} (e.g. Europe/Paris).") from None
     ws = ctx.workspace()
     mailconfig.configure_smtp(
         ws, host=a.host, port=a.port, security=a.security, user=a.user or "", from_=a.from_
@@ -25,6 +32,8 @@ def set_(ctx: Context) -> int:
         set_setting(ws, "mail_postal_address", a.postal_address)
     if a.signature is not None:
         set_setting(ws, "mail_signature", a.signature)
+    if a.timezone is not None:
+        set_setting(ws, "mail_timezone", a.timezone)
     cfg = mailconfig.load_config(ws)
     print(f"Sending through {cfg.host}:{cfg.port} ({cfg.security}) as {cfg.from_header}")
     if cfg.user and not credentials.has_password(cfg.user, cfg.host):
@@ -108,6 +117,9 @@ def register(cli: CommandLine) -> None:
     p.add_argument("--from", dest="from_", required=True, metavar='"NAME <ADDR>"')
     p.add_argument("--postal-address", help="shown in every email's footer")
     p.add_argument("--signature")
+    p.add_argument(
+        "--timezone", help="send windows for leads without a zone (default: this computer's)"
+    )
     cli.command(
         "password", password, "read the SMTP password (stdin) into the keyring", group="smtp"
     )

@@ -2,7 +2,7 @@
 
 Each action is one unit of work and returns a record of exactly what it changed, which its
 `undo_*` counterpart takes to put things back (the GUI wraps the pair in a QUndoCommand).
-Moving and deleting reuse `leads.move_leads` / `leads.delete_leads`, whose undo is
+Enrolling and unenrolling (nurture sequences) record each enrolment as it was. Moving and deleting reuse `leads.move_leads` / `leads.delete_leads`, whose undo is
 `leads.undo_move` / `leads.restore_leads`.
 """
 
@@ -22,16 +22,20 @@ from nurturedesk.core.models import Lead, Tag, lead_tags
 from nurturedesk.core.validation import clean_text
 
 __all__ = [
+    "EnrolmentChange",
     "OwnerChange",
     "TagChange",
     "assign_owner",
     "delete_leads",
+    "enrol_leads",
     "move_leads",
     "restore_leads",
     "tag_leads",
+    "undo_enrolment_change",
     "undo_move",
     "undo_owner_change",
     "undo_tag_change",
+    "unenrol_leads",
     "untag_leads",
 ]
 
@@ -175,3 +179,125 @@ def undo_owner_change(workspace: Workspace, change: OwnerChange) -> None:
         ids = [p[0] for p in change.previous]
         stages = _stages(session, ids)
     workspace.events.publish(LeadsChanged(tuple(ids), stages, "owner"))
+
+
+# --- Enrolment in nurture sequences (issue 3's tables) ------------------------------------
+
+_ENROLMENT_COLUMNS = (
+    "state",
+    "next_step",
+    "next_send_at",
+    "round",
+    "enrolled_at",
+    "how",
+    "stopped_reason",
+)
+
+
+@dataclass(frozen=True)
+class EnrolmentChange:
+    sequence_id: int
+    sequence_name: str
+    enrol: bool  # True: enrolled; False: unenrolled
+    # (lead id, the enrolment's columns before, or None when the lead had no enrolment row)
+    before: tuple[tuple[int, tuple[object, ...] | None], ...]
+    suppressed: tuple[int, ...] = ()  # leads left out: their address is never mailed
+
+    @property
+    def lead_ids(self) -> tuple[int, ...]:
+        return tuple(lead_id for lead_id, _before in self.before)
+
+
+def _snapshot(row: object | None) -> tuple[object, ...] | None:
+    return None if row is None else tuple(getattr(row, c) for c in _ENROLMENT_COLUMNS)
+
+
+def enrol_leads(
+    workspace: Workspace, lead_ids: Sequence[int], sequence: str | int
+) -> EnrolmentChange:
+    """Enrol leads in a sequence (restarting finished enrolments); suppressed addresses,
+    including forgotten ones, are left out and listed."""
+    from nurturedesk.core import sequences
+    from nurturedesk.core.models import Enrollment, Suppression
+    from nurturedesk.core.privacy import suppressed_keys
+
+    info = sequences.find_sequence(workspace, sequence)
+    now = workspace.clock.now()
+    before: list[tuple[int, tuple[object, ...] | None]] = []
+    left_out: list[int] = []
+    with workspace.session() as session:
+        delay = sequences._first_delay(session, info.id)
+        leads = session.execute(
+            select(Lead.id, Lead.email_key).where(
+                Lead.id.in_(list(lead_ids)), Lead.deleted_at.is_(None)
+            )
+        ).all()
+        keys = {key for _id, key in leads}
+        blocked = set(
+            session.scalars(select(Suppression.email_key).where(Suppression.email_key.in_(keys)))
+        ) | suppressed_keys(session, keys)
+        for lead_id, key in leads:
+            if key in blocked:
+                left_out.append(lead_id)
+                continue
+            row = session.scalar(
+                select(Enrollment).where(
+                    Enrollment.lead_id == lead_id, Enrollment.sequence_id == info.id
+                )
+            )
+            snapshot = _snapshot(row)
+            if sequences._enrol_in(session, lead_id, info.id, now, "bulk", delay):
+                before.append((lead_id, snapshot))
+    change = EnrolmentChange(info.id, info.name, True, tuple(before), tuple(left_out))
+    workspace.events.publish(LeadsChanged(change.lead_ids, (), "enrolled"))
+    return change
+
+
+def unenrol_leads(
+    workspace: Workspace, lead_ids: Sequence[int], sequence: str | int
+) -> EnrolmentChange:
+    """Stop the running (or paused) enrolments of these leads in a sequence."""
+    from nurturedesk.core import sequences
+    from nurturedesk.core.models import Enrollment
+
+    info = sequences.find_sequence(workspace, sequence)
+    before: list[tuple[int, tuple[object, ...] | None]] = []
+    with workspace.session() as session:
+        rows = session.scalars(
+            select(Enrollment).where(
+                Enrollment.lead_id.in_(list(lead_ids)),
+                Enrollment.sequence_id == info.id,
+                Enrollment.state.in_((sequences.ACTIVE, sequences.PAUSED)),
+            )
+        ).all()
+        for row in rows:
+            before.append((row.lead_id, _snapshot(row)))
+            row.state, row.stopped_reason = sequences.STOPPED, "unenrolled (bulk)"
+    change = EnrolmentChange(info.id, info.name, False, tuple(before))
+    workspace.events.publish(LeadsChanged(change.lead_ids, (), "enrolment"))
+    return change
+
+
+def undo_enrolment_change(workspace: Workspace, change: EnrolmentChange) -> None:
+    """Put each enrolment back as it was; a new one goes away (or stops, if it has already
+    queued mail, which the outbox keeps)."""
+    from nurturedesk.core import sequences
+    from nurturedesk.core.models import Enrollment, OutboxMessage
+
+    with workspace.session() as session:
+        for lead_id, before in change.before:
+            row = session.scalar(
+                select(Enrollment).where(
+                    Enrollment.lead_id == lead_id, Enrollment.sequence_id == change.sequence_id
+                )
+            )
+            if row is None:
+                continue
+            if before is not None:
+                for column, value in zip(_ENROLMENT_COLUMNS, before, strict=True):
+                    setattr(row, column, value)
+            elif session.scalar(select(func.count()).where(OutboxMessage.enrollment_id == row.id)):
+                row.state, row.stopped_reason = sequences.STOPPED, "enrolment undone"
+            else:
+                session.delete(row)
+    workspace.events.publish(LeadsChanged(change.lead_ids, (), "enrolment"))

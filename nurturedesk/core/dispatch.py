@@ -16,8 +16,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import exists, func, select
 
+from nurturedesk.core import sender_lock
 from nurturedesk.core.db import Workspace
-from nurturedesk.core.errors import NotFoundError, ValidationError
+from nurturedesk.core.errors import NotFoundError, StorageError, ValidationError
 from nurturedesk.core.mailconfig import MailConfig, load_config
 from nurturedesk.core.mailer import SetupError, Transport, make_transport
 from nurturedesk.core.models import (
@@ -60,19 +61,28 @@ def _lock_for(workspace: Workspace) -> threading.Lock:
         return _locks.setdefault(workspace.url, threading.Lock())
 
 
-def ensure_recovered(workspace: Workspace) -> int:
-    """Once per opened workspace (its start-up): interrupted sends become uncertain."""
-    from nurturedesk.core import sender_lock
+def ensure_recovered(workspace: Workspace, kind: str = "send-due") -> int:
+    """Once per opened workspace (its start-up): interrupted sends become uncertain.
 
-    if sender_lock.held_lock(workspace) is None and sender_lock.current_holder(workspace):
-        return 0  # another process is sending: its rows in `sending` are in flight
+    Only while this process is the workspace's one sender (issue 6's sender lock): then a row
+    left in `sending` cannot belong to a live process. If another process sends right now,
+    nothing is touched (that sender recovers at its own start)."""
     key = id(workspace)
     with _registry_lock:
         if key in _recovered:
             return 0
+    if sender_lock.held_lock(workspace) is not None:
+        count = recover_interrupted(workspace)
+    else:
+        try:
+            with sender_lock.hold_sender_lock(workspace, kind):
+                count = recover_interrupted(workspace)
+        except (sender_lock.SenderBusyError, StorageError):
+            return 0
+    with _registry_lock:
         _recovered.add(key)
     weakref.finalize(workspace, _recovered.discard, key)  # ids are reused after collection
-    return recover_interrupted(workspace)
+    return count
 
 
 @dataclass
@@ -94,8 +104,8 @@ class DispatchReport:
             f"failed {len(d.failed)}",
             f"uncertain {len(d.uncertain)}",
         ]
-        if d.suppressed:
-            parts.append(f"suppressed {len(d.suppressed)}")
+        if d.cancelled:
+            parts.append(f"cancelled {len(d.cancelled)} (suppressed or no longer wanted)")
         if self.queue.stopped:
             parts.append(f"enrolments stopped {self.queue.stopped}")
         if self.enrolled:
@@ -115,12 +125,15 @@ def send_due(
     transport: Transport | None = None,
     limit: int | None = None,
     dry_run: bool = False,
+    kind: str = "send-due",
 ) -> DispatchReport:
     """One pass. With `dry_run`, nothing is written or sent: the report lists what would be."""
     if dry_run:
         return _dry_run(workspace)
     report = DispatchReport()
-    with _lock_for(workspace):
+    # One sender per workspace across processes (SenderBusyError names the other one), one
+    # pass at a time inside this process.
+    with sender_lock.hold_sender_lock(workspace, kind), _lock_for(workspace):
         report.recovered = ensure_recovered(workspace)
         report.enrolled = apply_enrolment_rules(workspace)
         cfg = load_config(workspace)
@@ -139,6 +152,12 @@ def send_due(
             report.error = str(exc)
             return report
         report.delivery = deliver(workspace, cfg, chosen, limit=limit)
+    d = report.delivery
+    if d.sent or d.failed:
+        from nurturedesk.core.nurture_links import record_outcomes
+
+        bounced = set(d.bounced)
+        record_outcomes(workspace, d.sent, d.bounced, [i for i in d.failed if i not in bounced])
     if report.delivery.sent or report.delivery.failed or report.delivery.uncertain:
         log.info("dispatch: %s", report.summary())
     return report
@@ -180,19 +199,9 @@ def _dry_run(workspace: Workspace) -> DispatchReport:
     return report
 
 
-def send_now(workspace: Workspace) -> DispatchReport:
-    """The window's "Send now": one pass under this process's sender lock (the window's own,
-    reused); refused with who sends (SenderBusyError) while another process is the sender."""
-    from nurturedesk.core import sender_lock
-
-    with sender_lock.hold_sender_lock(workspace, "gui"):
-        return send_due(workspace)
-
-
 def dispatch_tick(workspace: Workspace) -> None:
-    """The scheduler's periodic entry point."""
-    from nurturedesk.core import sender_lock
-
+    """The scheduler's periodic entry point: sends only if this process is (or can become)
+    the workspace's sender and sending is not paused; otherwise the next tick asks again."""
     if not sender_lock.sending_allowed(workspace):
         return
     send_due(workspace)
@@ -223,11 +232,15 @@ def schedule_newsletter(
 ) -> int:
     if recurrence not in RECURRENCES:
         raise ValidationError("recurrence", "Recurrence must be once, monthly or quarterly.")
-    if stage_id is None and not tag:
+    if stage_id is None and not clean_text(tag):
         raise ValidationError("audience", "Choose a stage or a tag to send the newsletter to.")
+    if not clean_text(name):
+        raise ValidationError("name", "A newsletter needs a name.")
     with workspace.session() as session:
         if session.get(EmailTemplate, template_id) is None:
             raise NotFoundError(f"No template #{template_id}.")
+        if session.scalar(select(Newsletter.id).where(Newsletter.name == clean_text(name, 120))):
+            raise ValidationError("name", f"There is already a newsletter named {name!r}.")
         row = Newsletter(
             name=clean_text(name, 120),
             template_id=template_id,
@@ -337,7 +350,8 @@ class SendingStatus:
         if not self.ready:
             return "Sending not set up"
         quota = f"/{self.per_day}" if self.per_day else ""
-        parts = [f"Sent {self.sent_last_24h}{quota} in 24 h"]
+        left = f" ({self.remaining} left now)" if self.remaining is not None else ""
+        parts = [f"Sent {self.sent_last_24h}{quota} in 24 h{left}"]
         if self.queued:
             parts.append(f"{self.queued} queued")
         if self.next_send_at:

@@ -236,7 +236,8 @@ class DeliveryReport:
     retry: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     uncertain: list[int] = field(default_factory=list)
-    suppressed: list[int] = field(default_factory=list)
+    cancelled: list[int] = field(default_factory=list)
+    bounced: list[int] = field(default_factory=list)  # failed rows whose recipient was refused
     throttled: bool = False
     error: str = ""
 
@@ -327,8 +328,13 @@ def _finish(workspace: Workspace, outbox_id: int, **values: object) -> None:
         )
 
 
-def _suppress_due(workspace: Workspace, ids: list[int], report: DeliveryReport) -> list[int]:
-    """Cancel rows whose address is suppressed; return the others."""
+def _drop_unwanted(
+    workspace: Workspace, cfg: MailConfig, ids: list[int], report: DeliveryReport
+) -> list[int]:
+    """Cancel rows that must not go out any more: the address is suppressed, the lead was
+    deleted, or (nurture mail) the lead reached a stage that ends nurturing while the row
+    waited (e.g. for the throttle). Returns the others."""
+    stop_stages = {s.casefold() for s in cfg.stop_stages}
     keep = []
     with workspace.session() as session:
         for outbox_id in ids:
@@ -336,10 +342,20 @@ def _suppress_due(workspace: Workspace, ids: list[int], report: DeliveryReport) 
             if row is None:
                 continue
             supp = session.get(Suppression, email_key(row.to_address))
+            lead = session.get(Lead, row.lead_id) if row.lead_id is not None else None
+            reason = ""
             if supp is not None:
+                reason = f"address {supp.reason}"
+            elif row.lead_id is not None and (lead is None or lead.deleted_at is not None):
+                reason = "lead deleted"
+            elif lead is not None and row.kind == "nurture":
+                stage = lead.stage
+                if stage.kind in ("won", "lost") or stage.name.casefold() in stop_stages:
+                    reason = f"lead reached {stage.name}"
+            if reason:
                 row.state = "cancelled"
-                row.last_error = f"not sent: address {supp.reason}"
-                report.suppressed.append(outbox_id)
+                row.last_error = f"not sent: {reason}"
+                report.cancelled.append(outbox_id)
             else:
                 keep.append(outbox_id)
     return keep
@@ -362,7 +378,7 @@ def deliver(
     take = min(bounds) if bounds else None
     if take == 0:
         return report
-    ids = _suppress_due(workspace, due_outbox_ids(workspace, take), report)
+    ids = _drop_unwanted(workspace, cfg, due_outbox_ids(workspace, take), report)
     if quota is not None and len(ids) >= quota:
         report.throttled = True
     if not ids:
@@ -417,7 +433,7 @@ def _send_one(
     """Send one claimed row and record the outcome. False: stop the batch (connection gone)."""
     try:
         msg = build_message(cfg, mail)
-        transport.send(msg, cfg.from_address, mail.to_address, f"{outbox_id:06d}")
+        transport.send(msg, cfg.from_address, mail.to_address, f"{outbox_id:06d}-{mail.message_id}")
     except UncertainError as exc:
         _finish(workspace, outbox_id, state="uncertain", last_error=clean_text(str(exc), 500))
         report.uncertain.append(outbox_id)
@@ -425,6 +441,8 @@ def _send_one(
     except PermanentError as exc:
         _record_permanent(workspace, outbox_id, exc)
         report.failed.append(outbox_id)
+        if exc.recipient:
+            report.bounced.append(outbox_id)
         return True
     except (TransientError, SetupError) as exc:
         attempts = _attempts(workspace, outbox_id)

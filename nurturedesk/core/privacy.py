@@ -45,10 +45,60 @@ class ForgetResult:
 
 
 def is_suppressed(workspace: Workspace, email: str) -> bool:
-    """Whether an address must never be mailed (it asked to be forgotten, or was suppressed)."""
+    """Whether an address must never be mailed: forgotten (hash), or on the nurture
+    suppression list (unsubscribed, bounced, do-not-contact)."""
+    from nurturedesk.core.models import Suppression
+
     digest = suppression_hash(email)
     with workspace.session() as session:
-        return session.get(SuppressedHash, digest) is not None
+        return (
+            session.get(SuppressedHash, digest) is not None
+            or session.get(Suppression, email_key(email)) is not None
+        )
+
+
+def suppressed_keys(session: Session, keys: set[str]) -> set[str]:
+    """Which of these email keys belong to forgotten addresses."""
+    if not keys or session.scalar(select(SuppressedHash.hash).limit(1)) is None:
+        return set()
+    by_hash = {suppression_hash(k): k for k in keys}
+    found = set()
+    hashes = list(by_hash)
+    for start in range(0, len(hashes), 900):
+        found |= set(
+            session.scalars(
+                select(SuppressedHash.hash).where(
+                    SuppressedHash.hash.in_(hashes[start : start + 900])
+                )
+            )
+        )
+    return {by_hash[h] for h in found}
+
+
+def watch_returning_addresses(workspace: Workspace) -> None:
+    """A forgotten address typed in again as a new lead goes straight back on the nurture
+    suppression list, so the engine (which checks that list) never mails it."""
+    from nurturedesk.core.suppression import suppress_in
+
+    def on_change(event: LeadsChanged) -> None:
+        if event.reason not in ("added", "edited", "restored") or not event.lead_ids:
+            return
+        with workspace.session() as session:
+            emails = dict(
+                session.execute(
+                    select(Lead.email_key, Lead.email).where(Lead.id.in_(list(event.lead_ids)))
+                ).all()
+            )
+            for key in suppressed_keys(session, set(emails)):
+                suppress_in(
+                    session,
+                    emails[key],
+                    "do-not-contact",
+                    "asked to be forgotten earlier",
+                    workspace.clock.now(),
+                )
+
+    workspace.events.subscribe(LeadsChanged, on_change)
 
 
 def suppress_address(workspace: Workspace, email: str, reason: str = "suppressed") -> str:

@@ -608,23 +608,31 @@ class Badges:
 
 
 def badges(workspace: Workspace, lead_ids: Sequence[int]) -> dict[int, Badges]:
-    """Grade and hand-off markers for the cards on screen (one query per 500 cards)."""
+    """Grade and hand-off markers for the cards on screen (one query per 500 cards; plain
+    columns, no ORM objects: the board asks on every reload)."""
     now = workspace.clock.now()
     result: dict[int, Badges] = {}
     with workspace.session() as session:
         for chunk in _chunks(list(lead_ids)):
             query = (
-                select(LeadScoring.lead_id, LeadScoring.grade, LeadScoring.released, Handoff)
+                select(
+                    LeadScoring.lead_id,
+                    LeadScoring.grade,
+                    LeadScoring.released,
+                    Handoff.state,
+                    Handoff.due_at,
+                    Handoff.owner,
+                )
                 .outerjoin(Handoff, Handoff.lead_id == LeadScoring.lead_id)
                 .where(LeadScoring.lead_id.in_(chunk))
             )
-            for lead_id, grade, released, h in session.execute(query):
-                pending = h is not None and h.state == "pending"
+            for lead_id, grade, released, state, due_at, owner in session.execute(query):
+                pending = state == "pending"
                 result[lead_id] = Badges(
                     grade=grade or "",
                     sales_ready=bool(released) and pending,
-                    overdue=pending and h.due_at <= now,
-                    due_at=h.due_at if pending else None,
-                    owner=h.owner if h is not None else "",
+                    overdue=pending and due_at <= now,
+                    due_at=due_at if pending else None,
+                    owner=owner or "",
                 )
     return result

@@ -15,3 +15,7 @@ def seed_workspace(workspace: Workspace) -> None:
 
     ensure_nurture_defaults(workspace)
     watch_leads(workspace)
+    # Personal data (issue 5): a forgotten address typed in again is suppressed again.
+    from nurturedesk.core.privacy import watch_returning_addresses
+
+    watch_returning_addresses(workspace)

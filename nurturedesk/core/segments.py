@@ -5,9 +5,9 @@ used (board filter, export, enrolment target, newsletter audience). Rules are pl
 
     {"match": "all" | "any", "conditions": [{"field": "score", "op": ">=", "value": "50"}, ...]}
 
-Fields other capabilities own (grade, last interaction) plug in through
-`register_condition(field, builder)`; until they do, such a condition is refused with a
-clear message rather than silently matching everything.
+Grade (scoring's fit grade, `grade = A,B`) and last interaction (`last_interaction < DATE`,
+`> DATE`, `within N`, `= never`) read scoring's tables. Other capabilities can add fields
+with `register_condition(field, builder)`.
 """
 
 from __future__ import annotations
@@ -38,8 +38,6 @@ _CONDITION = re.compile(
 # field -> builder(op, value, now) -> SQL condition on Lead. Other capabilities register here.
 ConditionBuilder = Callable[[str, str, datetime], ColumnElement[bool]]
 _EXTENSIONS: dict[str, ConditionBuilder] = {}
-# Fields the issue names whose data another capability owns; refused until registered.
-PLANNED_FIELDS = {"grade": "scoring", "last_interaction": "interactions"}
 
 
 def register_condition(field: str, builder: ConditionBuilder) -> None:
@@ -108,18 +106,25 @@ def check_condition(c: Condition) -> None:
         ok = op in DATE_OPS
         if ok:
             _date_bound(op, c.value, datetime(2000, 1, 1))
+    elif field == "grade":
+        ok = op in ("=", "!=")
+        if ok and not _grades(c.value):
+            raise ValidationError("conditions", "Write grades as letters A-D, e.g. 'grade = A,B'.")
+    elif field == "last_interaction":
+        ok = op in DATE_OPS or (op == "=" and c.value.strip().casefold() == "never")
+        if op in DATE_OPS:
+            _date_bound(op, c.value, datetime(2000, 1, 1))
     elif field in _EXTENSIONS:
         ok = True
-    elif field in PLANNED_FIELDS:
-        raise ValidationError(
-            "conditions",
-            f"Segments over {field!r} need the {PLANNED_FIELDS[field]} capability, "
-            "which this workspace does not have yet.",
-        )
     else:
         raise ValidationError("conditions", f"Unknown field {field!r} in a segment condition.")
     if not ok:
         raise ValidationError("conditions", f"The operator {op!r} does not apply to {field!r}.")
+
+
+def _grades(value: str) -> list[str]:
+    letters = [g.strip().upper() for g in value.split(",") if g.strip()]
+    return letters if letters and all(g in ("A", "B", "C", "D") for g in letters) else []
 
 
 def _number(value: str) -> float:
@@ -178,6 +183,26 @@ def condition_clause(c: Condition, now: datetime) -> ColumnElement[bool]:
             func.lower(Tag.name) == value.casefold(),
         )
         return has if op == "=" else not_(has)
+    if field == "grade":
+        from nurturedesk.core.models import LeadScoring
+
+        graded = exists().where(
+            LeadScoring.lead_id == Lead.id, func.upper(LeadScoring.grade).in_(_grades(value))
+        )
+        return graded if op == "=" else not_(graded)
+    if field == "last_interaction":
+        from nurturedesk.core.models import Interaction
+
+        if op == "=":  # never
+            return not_(exists().where(Interaction.lead_id == Lead.id))
+        last = (
+            select(func.max(Interaction.occurred_at))
+            .where(Interaction.lead_id == Lead.id)
+            .scalar_subquery()
+        )
+        bound = _date_bound(op, value, now)
+        # "Quiet since a date" includes leads never heard from.
+        return or_(last.is_(None), last < bound) if op == "<" else last >= bound
     if field == "score":
         number = _number(value)
         return {

@@ -488,6 +488,9 @@ def watch_leads(workspace: Workspace) -> None:
         apply_enrolment_rules(workspace, list(event.lead_ids))
 
     workspace.events.subscribe(LeadsChanged, on_change)
+    from nurturedesk.core.nurture_links import install  # release to sales ends sequences
+
+    install()
 
 
 # --- time: send windows in the lead's time zone ------------------------------------------

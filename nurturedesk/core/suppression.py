@@ -77,4 +77,8 @@ def unsubscribe_by_token(workspace: Workspace, token: str) -> str | None:
             session, lead.email, "unsubscribed", "via List-Unsubscribe", workspace.clock.now()
         )
         stop_enrolments_for_lead(session, lead.id, "unsubscribed")
-        return lead.email
+        lead_id, address = lead.id, lead.email
+    from nurturedesk.core.interactions import record  # scoring weighs it (issue 4)
+
+    record(workspace, lead_id, "email_unsubscribed", source="list-unsubscribe")
+    return address

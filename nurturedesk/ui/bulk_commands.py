@@ -1,4 +1,5 @@
-"""Undoable bulk actions on the selected cards: tag, untag, assign owner, and an import.
+"""Undoable bulk actions on the selected cards: tag, untag, assign owner, enrol, unenrol,
+and an import.
 
 Moving and deleting many cards are the board's own MoveLeadsCommand / DeleteLeadsCommand.
 """
@@ -65,6 +66,43 @@ class AssignOwnerCommand(WorkspaceCommand):
         change = self.change
         if change is not None:
             self._guard(lambda: bulk.undo_owner_change(self.workspace, change))
+
+
+class EnrolCommand(WorkspaceCommand):
+    def __init__(
+        self,
+        workspace: Workspace,
+        lead_ids: Sequence[int],
+        sequence: str,
+        enrol: bool,
+        report: ErrorReporter,
+    ) -> None:
+        verb = "Enrol" if enrol else "Unenrol"
+        where = "in" if enrol else "from"
+        super().__init__(
+            workspace, f"{verb} {_plural(len(lead_ids), 'lead')} {where} {sequence}", report
+        )
+        self.lead_ids = list(lead_ids)
+        self.sequence = sequence
+        self.enrol = enrol
+        self.change: bulk.EnrolmentChange | None = None
+
+    def redo(self) -> None:
+        def run() -> None:
+            fn = bulk.enrol_leads if self.enrol else bulk.unenrol_leads
+            self.change = fn(self.workspace, self.lead_ids, self.sequence)
+            if self.change.suppressed:
+                self.report(
+                    f"{_plural(len(self.change.suppressed), 'lead')} left out: "
+                    "on the suppression list, never mailed."
+                )
+
+        self._guard(run)
+
+    def undo(self) -> None:
+        change = self.change
+        if change is not None:
+            self._guard(lambda: bulk.undo_enrolment_change(self.workspace, change))
 
 
 class ImportCommand(WorkspaceCommand):

@@ -14,7 +14,12 @@ from nurturedesk.core import exporter, importer, privacy
 from nurturedesk.core import leads as lead_service
 from nurturedesk.core.errors import UserError
 from nurturedesk.core.events import LeadsChanged
-from nurturedesk.ui.bulk_commands import AssignOwnerCommand, ImportCommand, TagLeadsCommand
+from nurturedesk.ui.bulk_commands import (
+    AssignOwnerCommand,
+    EnrolCommand,
+    ImportCommand,
+    TagLeadsCommand,
+)
 from nurturedesk.ui.busy import run_busy
 from nurturedesk.ui.import_dialog import ImportDialog
 from nurturedesk.ui.segments_panel import SegmentFilter, SegmentsDialog
@@ -50,9 +55,16 @@ class DataActions:
         self.tag_action = w._action("&Tag Selected…", self.tag_selected, "Ctrl+T")
         self.untag_action = w._action("Remove Ta&g…", self.untag_selected)
         self.owner_action = w._action("Assign &Owner…", self.assign_owner)
-        lead.addAction(self.tag_action)
-        lead.addAction(self.untag_action)
-        lead.addAction(self.owner_action)
+        self.enrol_action = w._action("E&nrol in Sequence…", self.enrol_selected)
+        self.unenrol_action = w._action("Unenrol from Se&quence…", self.unenrol_selected)
+        for action in (
+            self.tag_action,
+            self.untag_action,
+            self.owner_action,
+            self.enrol_action,
+            self.unenrol_action,
+        ):
+            lead.addAction(action)
         lead.addSeparator()
         self.export_data_action = w._action("Export Personal &Data…", self.export_personal_data)
         self.forget_action = w._action("&Forget Lead…", self.forget_lead)
@@ -62,6 +74,8 @@ class DataActions:
             self.tag_action,
             self.untag_action,
             self.owner_action,
+            self.enrol_action,
+            self.unenrol_action,
             self.export_data_action,
             self.forget_action,
         )
@@ -223,6 +237,32 @@ class DataActions:
         self.window.undo_stack.push(
             AssignOwnerCommand(self.workspace, ids, owner, self.window.show_error)
         )
+
+    def _sequence_names(self) -> list[str]:
+        from nurturedesk.core.sequences import list_sequences
+
+        return [s.name for s in list_sequences(self.workspace)]
+
+    def enrol_selected(self, sequence: str | None = None, enrol: bool = True) -> None:
+        ids = self.window.board.selected_lead_ids()
+        if not ids:
+            return
+        if sequence is None:
+            names = self._sequence_names()
+            if not names:
+                self.window.show_error("There is no nurture sequence yet.")
+                return
+            title = "Enrol in a sequence" if enrol else "Unenrol from a sequence"
+            choice, ok = QInputDialog.getItem(self.window, title, "Sequence:", names, 0, False)
+            if not ok:
+                return
+            sequence = choice
+        self.window.undo_stack.push(
+            EnrolCommand(self.workspace, ids, sequence, enrol, self.window.show_error)
+        )
+
+    def unenrol_selected(self, sequence: str | None = None) -> None:
+        self.enrol_selected(sequence, enrol=False)
 
     # --- personal data -------------------------------------------------------------------
 

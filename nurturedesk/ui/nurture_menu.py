@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QInputDialog, QLabel, QMenu
 
-from nurturedesk.core.dispatch import SendingStatus, ensure_recovered, send_now, sending_status
+from nurturedesk.core.dispatch import SendingStatus, ensure_recovered, send_due, sending_status
 from nurturedesk.core.errors import UserError
 from nurturedesk.core.events import SettingsChanged
 from nurturedesk.core.outbox import OutboxChanged
@@ -55,7 +55,7 @@ class NurtureUi:
         self.worker = Background(window)
         self.dialogs: dict[str, Any] = {}
         ws = window.workspace
-        recovered = ensure_recovered(ws)
+        recovered = ensure_recovered(ws, "gui")
         menu = QMenu("&Nurture", window)
         menu.setObjectName("nurtureMenu")
         window.menuBar().insertMenu(window.menu("help").menuAction(), menu)
@@ -63,6 +63,7 @@ class NurtureUi:
             ("&Outbox…", self.open_outbox),
             ("&Sequences…", self.open_sequences),
             ("&Templates…", self.open_templates),
+            ("&Newsletters…", self.open_newsletters),
             ("&Content Library…", self.open_assets),
             ("Sending &Settings…", self.open_settings),
         ):
@@ -115,6 +116,11 @@ class NurtureUi:
 
         self._dialog("assets", lambda: AssetLibrary(self.window.workspace, self.window))
 
+    def open_newsletters(self) -> None:
+        from nurturedesk.ui.newsletter_dialog import NewsletterDialog
+
+        self._dialog("newsletters", lambda: NewsletterDialog(self.window.workspace, self.window))
+
     def open_settings(self) -> None:
         from nurturedesk.ui.smtp_dialog import SmtpDialog
 
@@ -133,7 +139,7 @@ class NurtureUi:
             self.send_now_action.setEnabled(True)
             self.window.show_error(str(exc))
 
-        self.worker.run(lambda: send_now(self.window.workspace), done, failed)
+        self.worker.run(lambda: send_due(self.window.workspace, kind="gui"), done, failed)
 
     def enrol_selected(self) -> None:
         ids = self.window.board.selected_lead_ids()

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from nurturedesk.core import outbox
 from nurturedesk.core.db import Workspace
-from nurturedesk.core.dispatch import ensure_recovered, send_now
+from nurturedesk.core.dispatch import ensure_recovered, send_due
 from nurturedesk.core.outbox import OutboxChanged, OutboxItem
 from nurturedesk.ui.bridge import EventBridge
 from nurturedesk.ui.worker import Background, named
@@ -93,7 +93,7 @@ class OutboxView(QDialog):
         self.resize(1000, 600)
         self.workspace = workspace
         self.worker = Background(self)
-        ensure_recovered(workspace)  # interrupted sends show up as "uncertain" right away
+        ensure_recovered(workspace, "gui")  # interrupted sends show up as "uncertain" right away
         self.state = named(QComboBox(), "stateFilter")
         self.state.addItem("All", None)
         for state in ("queued", "retry", "sent", "failed", "uncertain", "cancelled", "sending"):
@@ -192,7 +192,7 @@ class OutboxView(QDialog):
                 self.buttons["send_now"].setEnabled(True)
                 self.status.setText(str(exc))
 
-            self.worker.run(lambda: send_now(self.workspace), done, failed)
+            self.worker.run(lambda: send_due(self.workspace, kind="gui"), done, failed)
             return
         ids = self.selected_ids()
         changed = getattr(outbox, name)(self.workspace, ids)

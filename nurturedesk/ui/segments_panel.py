@@ -31,7 +31,8 @@ HELP = (
     "One condition per line: FIELD OP VALUE. Fields: email, first_name, last_name, company, "
     'title, phone, source, owner, timezone, custom.NAME or custom."Name with spaces" '
     "(= != ~ contains, !~, ^ starts with); "
-    "stage, tag (= !=); score (= != > >= < <=); created, stage_entered (< > date, within N days)."
+    "stage, tag (= !=); score (= != > >= < <=); grade (= != A,B); created, stage_entered, "
+    "last_interaction (< > date, within N days; last_interaction = never)."
 )
 
 

@@ -285,3 +285,20 @@ def test_default_track_and_stage_rules_exist(workspace: Workspace) -> None:
     assert find_sequence(workspace, "default nurture track").stages == ("Nurturing",)
     assert find_sequence(workspace, "Recycle track").stages == ("Recycled",)
     timedelta()
+
+
+def test_queued_mail_is_cancelled_when_the_lead_moves_on_or_is_deleted(
+    mail_ws: Workspace, tmp_path: Path
+) -> None:
+    from nurturedesk.core.leads import delete_leads
+
+    a, b, c = lead(mail_ws, 1), lead(mail_ws, 2), lead(mail_ws, 3)
+    enroll(mail_ws, [a, b, c], track(mail_ws, (0,)))
+    send_due(mail_ws, limit=0)  # queued, waiting (say, for the throttle)
+    move_leads(mail_ws, [a], find_stage(mail_ws, "Won").id)
+    delete_leads(mail_ws, [b])
+    report = send_due(mail_ws)
+    assert len(report.delivery.sent) == 1 and len(report.delivery.cancelled) == 2
+    reasons = sorted(r.last_error for r in outbox.list_outbox(mail_ws, "cancelled"))
+    assert reasons == ["not sent: lead deleted", "not sent: lead reached Won"]
+    assert [m["To"].addresses[0].addr_spec for m in eml_files(tmp_path)] == ["l3@example.org"]

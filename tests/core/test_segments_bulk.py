@@ -89,8 +89,10 @@ def test_bad_conditions_are_refused_clearly() -> None:
     with pytest.raises(ValidationError, match="Unknown field"):
         parse_condition("shoe_size = 42")
     assert str(parse_condition('custom."Booth notes" ~ demo')) == 'custom."Booth notes" ~ demo'
-    with pytest.raises(ValidationError, match="scoring capability"):
-        parse_condition("grade = A")
+    with pytest.raises(ValidationError, match="letters A-D"):
+        parse_condition("grade = excellent")
+    with pytest.raises(ValidationError, match="not a date"):
+        parse_condition("last_interaction < yesterday")
 
 
 def test_other_capabilities_can_add_segment_fields(workspace: Workspace) -> None:
@@ -139,3 +141,31 @@ def test_bulk_tag_untag_owner_move_delete_and_their_undo(workspace: Workspace) -
     assert [card.id for card in leads.list_leads(workspace)] == [b]
     bulk.restore_leads(workspace, deleted)
     assert {d.id for d in leads.list_leads(workspace)} == {a, b, c}
+
+
+def test_segments_over_grade_and_last_interaction(workspace: Workspace, clock: FakeClock) -> None:
+    from nurturedesk.core.interactions import record
+
+    a = add(workspace, "a@example.com")
+    b = add(workspace, "b@example.com")
+    c = add(workspace, "c@example.com")
+    with workspace.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT OR REPLACE INTO lead_scoring (lead_id, fit_points, grade, released)"
+            " VALUES (?, 80, 'A', 0), (?, 50, 'B', 0)",
+            (a, b),
+        )
+    record(workspace, a, "whitepaper_downloaded", clock.now())
+    clock.advance(days=40)
+    record(workspace, b, "whitepaper_downloaded", clock.now())
+
+    for text, expected in [
+        ("grade = a", [a]),
+        ("grade = A,B", [a, b]),
+        ("grade != A", [b, c]),
+        ("last_interaction within 30", [b]),
+        ("last_interaction < " + (clock.now().date().isoformat()), [a, c]),  # quiet since
+        ("last_interaction = never", [c]),
+    ]:
+        save_segment(workspace, "probe", [parse_condition(text)])
+        assert segment_lead_ids(workspace, "probe") == expected, text

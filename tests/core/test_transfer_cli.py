@@ -65,6 +65,10 @@ def test_import_export_segment_bulk_and_undo(
     assert "1 leads now" in out
     code, out, _ = run(capsys, "bulk", "tag", "Kunde", "--segment", "firmen", "-w", ws)
     assert "Tagged 1 leads" in out
+    code, out, _ = run(capsys, "bulk", "enrol", "1", "--tag", "Messe", "-w", ws)
+    assert code == 0 and "Enrolled 2 leads in" in out
+    code, out, _ = run(capsys, "bulk", "unenrol", "1", "--segment", "firmen", "-w", ws)
+    assert code == 0 and "Stopped 1 enrolments" in out
     out_file = tmp_path / "out.csv"
     code, out, _ = run(capsys, "export", str(out_file), "--tag", "Kunde", "-w", ws)
     assert "Exported 1 leads" in out and "anna@example.de" in out_file.read_text("utf-8-sig")

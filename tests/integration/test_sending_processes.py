@@ -135,3 +135,66 @@ def test_password_lives_only_in_the_keyring(
     assert any(name.endswith(".log") for name in checked), checked
     for output in (failed.stdout, failed.stderr, sent.stdout, sent.stderr):
         assert PASSWORD not in output
+
+
+def test_rows_in_flight_at_another_live_sender_are_not_touched(tmp_path: Path) -> None:
+    """Start-up recovery only runs in the process that holds the sender lock (issue 6): a
+    window opened while `run` is sending must not call that run's in-flight row uncertain."""
+    from nurturedesk.core.db import open_workspace
+    from nurturedesk.core.dispatch import ensure_recovered, send_due
+    from nurturedesk.core.errors import UserError
+    from nurturedesk.core.models import OutboxMessage
+
+    path = tmp_path / "two.sqlite"
+    ws = open_workspace(path)
+    try:
+        from nurturedesk.core.mailconfig import configure_file_transport
+        from nurturedesk.core.settings import set_setting
+
+        configure_file_transport(ws, tmp_path / "eml", "Me <me@example.com>")
+        set_setting(ws, "mail_timezone", "UTC")
+        [lead_id] = add_leads(ws, 1)
+        seq = save_sequence(
+            ws,
+            "T",
+            [(save_template(ws, "T", "S", "B").id, 0)],
+            window_days=range(7),
+            window_hours=(0, 24),
+        )
+        enroll(ws, [lead_id], seq.id)
+        queue_due_steps(ws, load_config(ws))
+        with ws.session() as s:
+            s.query(OutboxMessage).update({"state": "sending"})  # the other sender's row
+        holder = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys, time; from nurturedesk.core.db import open_workspace;"
+                "from nurturedesk.core import sender_lock;"
+                f"ws = open_workspace({str(path)!r});"
+                "lock = sender_lock.acquire_sender_lock(ws, 'run');"
+                "print('held', flush=True); sys.stdin.readline()",
+            ],
+            cwd=REPO,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+            assert ensure_recovered(ws) == 0
+            assert [r.state for r in list_outbox(ws)] == ["sending"]
+            try:
+                send_due(ws)
+                raise AssertionError("send_due ran while another process sends")
+            except UserError as exc:
+                assert f"process {holder.pid}" in str(exc)
+        finally:
+            assert holder.stdin is not None
+            holder.stdin.close()
+            holder.wait(30)
+        # The other sender is gone: now this process is the sender and recovers.
+        assert ensure_recovered(ws) == 1
+        assert [r.state for r in list_outbox(ws)] == ["uncertain"]
+    finally:
+        ws.close()

@@ -128,6 +128,10 @@ def test_5xx_fails_the_row_records_a_bounce_and_suppresses(
     assert rows["lead1@example.org"].state == "sent"  # one refusal does not stop the batch
     assert outbox.bounces_for_lead(ws, bad)[0][1] == 550
     assert is_suppressed(ws, "LEAD0@example.org")
+    from nurturedesk.core.interactions import timeline
+
+    assert [i.type for i in timeline(ws, bad)] == ["email_bounced"]  # scoring weighs it
+    assert [i.type for i in timeline(ws, good)] == ["email_sent"]
     with pytest.raises(Exception, match="suppression list"):
         enroll(ws, [bad], one_step_sequence_id(ws))
 

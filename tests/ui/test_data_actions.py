@@ -208,3 +208,29 @@ def test_import_dialog_wants_an_email_column(
     first.setCurrentIndex(first.findData("email"))
     assert not dialog.import_button.isEnabled()
     assert "same field: email" in dialog.status.text()
+
+
+def test_enrol_and_unenrol_selected_cards_with_undo(qtbot: QtBot, window: MainWindow) -> None:
+    from nurturedesk.core.sequences import list_enrollments, list_sequences
+
+    sequence = list_sequences(window.workspace)[0]
+    a = add(window.workspace, "a@example.com")
+    b = add(window.workspace, "b@example.com")
+    window.board.rebuild()
+    select_all_in(window, "New")
+    actions = window.data_actions  # type: ignore[attr-defined]
+    assert actions.enrol_action.isEnabled()
+
+    def enrolled() -> dict[int, str]:
+        return {
+            e.lead_id: e.state for e in list_enrollments(window.workspace, sequence_id=sequence.id)
+        }
+
+    actions.enrol_selected(sequence.name)
+    assert enrolled() == {a: "active", b: "active"}
+    actions.unenrol_selected(sequence.name)
+    assert enrolled() == {a: "stopped", b: "stopped"}
+    window.undo_stack.undo()
+    assert enrolled() == {a: "active", b: "active"}
+    window.undo_stack.undo()
+    assert enrolled() == {}

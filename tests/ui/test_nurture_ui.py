@@ -166,3 +166,17 @@ def test_lead_editor_shows_the_next_email(qtbot: QtBot, window: MainWindow) -> N
     window.edit_lead(lead.id)
     assert "Nurture 1: guide (Default nurture track)" in seen[0]
     assert "Default nurture track: active" in seen[0]
+
+
+def test_newsletter_dialog_schedules_a_broadcast(qtbot: QtBot, workspace: Workspace) -> None:
+    from nurturedesk.ui.newsletter_dialog import NewsletterDialog
+
+    dialog = NewsletterDialog(workspace)
+    qtbot.addWidget(dialog)
+    assert dialog.schedule() is False and "needs a name" in dialog.problem.text()
+    dialog.name.setText("Quarterly digest")
+    dialog.recurrence.setCurrentText("quarterly")
+    assert dialog.schedule() is True
+    assert dialog.table.rowCount() == 1
+    assert dialog.table.item(0, 1).text() == "stage Newsletter"
+    assert dialog.table.item(0, 2).text() == "quarterly"

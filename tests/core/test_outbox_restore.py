@@ -1,0 +1,57 @@
+"""Restoring an older backup never sends again what went out after the backup was taken."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from nurturedesk.core import backups
+from nurturedesk.core.clock import FakeClock
+from nurturedesk.core.db import backup_sqlite, open_workspace
+from nurturedesk.core.dispatch import send_due
+from nurturedesk.core.leads import LeadData, add_lead
+from nurturedesk.core.mailconfig import configure_file_transport
+from nurturedesk.core.outbox import list_outbox
+from nurturedesk.core.sequences import enroll, list_enrollments, save_sequence
+from nurturedesk.core.settings import set_setting
+from nurturedesk.core.templates import save_template
+
+
+def test_restore_keeps_what_was_sent_after_the_backup(tmp_path: Path) -> None:
+    clock = FakeClock(datetime(2026, 3, 2, 10, 0))
+    path = tmp_path / "w.sqlite"
+    eml = tmp_path / "eml"
+    ws = open_workspace(path, clock=clock)
+    configure_file_transport(ws, eml, "Me <me@example.com>")
+    set_setting(ws, "mail_timezone", "UTC")
+    t = save_template(ws, "T", "Step", "Body")
+    seq = save_sequence(
+        ws, "Two", [(t.id, 0), (t.id, 7), (t.id, 7)], window_days=range(7), window_hours=(0, 24)
+    )
+    lead = add_lead(ws, LeadData(email="r@example.org"))
+    enroll(ws, [lead.id], seq.id)
+    send_due(ws, limit=0)  # step 1 queued ...
+    backup = tmp_path / "backup.sqlite"
+    backup_sqlite(path, backup)  # ... when the backup is taken
+    send_due(ws)  # step 1 sent
+    clock.advance(days=7)
+    send_due(ws)  # step 2 sent (not in the backup at all)
+    assert len(list(eml.glob("*.eml"))) == 2
+    ws.close()
+
+    result = backups.restore_from(backup, path, now=clock.now())
+    assert result.previous_kept_at is not None
+
+    ws = open_workspace(path, clock=clock)
+    try:
+        states = sorted(r.state for r in list_outbox(ws))
+        assert states == ["sent", "sent"]  # step 1 put back as sent, step 2 brought back
+        send_due(ws)
+        assert len(list(eml.glob("*.eml"))) == 2  # nothing went out twice
+        [enr] = list_enrollments(ws, lead_id=lead.id)
+        assert enr.next_step == 2  # the third step is next, due 7 days after the second
+        clock.advance(days=7)
+        send_due(ws)
+        assert len(list(eml.glob("*.eml"))) == 3
+    finally:
+        ws.close()
