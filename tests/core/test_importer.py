@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
+from sqlalchemy.exc import IntegrityError
 
 from nurturedesk.core import leads
 from nurturedesk.core.db import Workspace
@@ -37,6 +38,14 @@ def snapshot(ws: Workspace) -> dict[str, list[tuple[object, ...]]]:
             t: sorted(conn.exec_driver_sql(f"SELECT * FROM {t}").fetchall(), key=repr)
             for t in tables
         }
+
+
+def lead_indexes(ws: Workspace) -> list[tuple[object, ...]]:
+    with ws.engine.connect() as conn:
+        return conn.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'leads'"
+            " ORDER BY name"
+        ).fetchall()
 
 
 def write_csv(
@@ -315,6 +324,8 @@ def test_sigkill_in_the_middle_leaves_the_workspace_as_before(
 ) -> None:
     leads.add_lead(workspace, leads.LeadData(email="before@example.com"))
     before = snapshot(workspace)
+    indexes = lead_indexes(workspace)
+    # Big enough for the bulk path: the leads' indexes are dropped when the kill comes.
     rows = [["Email", "Name"]] + [[f"u{i}@example.com", f"User {i}"] for i in range(30000)]
     path = write_csv(tmp_path / "big.csv", rows)
     assert workspace.path is not None
@@ -346,6 +357,33 @@ def test_sigkill_in_the_middle_leaves_the_workspace_as_before(
     assert proc.returncode == -signal.SIGKILL
     assert snapshot(workspace) == before
     assert list_batches(workspace) == []
+    assert lead_indexes(workspace) == indexes
+
+
+def test_big_import_keeps_the_indexes_and_their_uniqueness(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    indexes = lead_indexes(workspace)
+    rows = [["Email", "Name"]] + [[f"U{i}@Example.com", f"User {i}"] for i in range(25000)]
+    rows.append(["u7@example.com", "again"])  # a duplicate after the indexes were dropped
+    result = import_file(workspace, write_csv(tmp_path / "big.csv", rows))
+
+    assert (result.imported, result.skipped) == (25000, 1)
+    assert lead_indexes(workspace) == indexes
+    with workspace.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+        plan = conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN SELECT id FROM leads"
+            " WHERE email_key = 'u7@example.com' AND deleted_at IS NULL"
+        ).fetchall()
+    assert "uq_leads_email_key_live" in str(plan)
+    with pytest.raises(IntegrityError), workspace.engine.begin() as conn:  # enforced again
+        conn.exec_driver_sql(
+            "INSERT INTO leads SELECT id + 1000000, email, email_key, first_name, last_name,"
+            " company, title, phone, source, owner, timezone, custom_fields, search_text,"
+            " stage_id, position + 1, stage_entered_at, score, created_at, updated_at,"
+            " deleted_at FROM leads WHERE email_key = 'u8@example.com'"
+        )
 
 
 def test_suppressed_address_is_skipped(workspace: Workspace, tmp_path: Path) -> None:
