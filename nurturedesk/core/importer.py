@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import gc
 import hashlib
 import json
 import operator
@@ -22,10 +23,11 @@ import re
 import tempfile
 import time
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from itertools import repeat
 from pathlib import Path
 from typing import Any, cast
 
@@ -359,6 +361,7 @@ _encode_object = (
 
 
 _second = operator.itemgetter(1)
+_starts_with_quote = operator.methodcaller("startswith", "'")
 
 
 def _getter(indexes: list[int]) -> Callable[[list[str]], tuple[str, ...]]:
@@ -393,6 +396,178 @@ def _valid_timezone(name: str) -> bool:
 
 
 # --- The import ---------------------------------------------------------------------------
+
+BLOCK = 1024  # new leads built column by column, this many at a time
+
+
+class _LeadRows:
+    """Turns data rows into INSERT tuples for `leads` (in `_ROW` order).
+
+    `values()` does one row. `build()` does a list of new leads column by column (each
+    step one C-level `map` over the column): where a block's rows hold no control
+    character, no double space and every mapped cell, this gives the same values as
+    `values()` (tested on both paths) at a fraction of the cost per row.
+    """
+
+    def __init__(self, mapping: list[str], default_source: str) -> None:
+        self.text_cols = [(i, TEXT_FIELDS[f]) for i, f in enumerate(mapping) if f in TEXT_FIELDS]
+        mapped_text = [f for f in mapping if f in TEXT_FIELDS]
+        self.custom_cols = [
+            (f[len(CUSTOM) :], i) for i, f in enumerate(mapping) if f.startswith(CUSTOM)
+        ]
+        self.width = max(i for i, f in enumerate(mapping) if f != IGNORE) + 1
+        self.text_limits = [lim for _i, lim in self.text_cols]
+        self.text_get = _getter([i for i, _lim in self.text_cols])
+        # Mapped texts (+ a trailing "") -> the lead's 8 text fields in TEXT_FIELDS order.
+        self.canonical = _getter(
+            [mapped_text.index(f) if f in mapped_text else len(mapped_text) for f in TEXT_FIELDS]
+        )
+        # Column of each of the 8 text fields, or None where nothing maps to it.
+        self.field_cols = [
+            self.text_cols[mapped_text.index(f)] if f in mapped_text else None for f in TEXT_FIELDS
+        ]
+        self.custom_names = [k for k, _i in self.custom_cols]
+        self.custom_get = _getter([i for _k, i in self.custom_cols])
+        self.default_source = default_source
+        # JSON of the custom fields when every one has a value that needs no escaping.
+        self.custom_template = (
+            "{"
+            + ", ".join(
+                _json_object({name: ""})[1:-3].replace("%", "%%") + '"%s"'
+                for name in self.custom_names
+            )
+            + "}"
+        )
+
+    def values(self, cells: list[str]) -> tuple[tuple[str, ...], dict[str, str]]:
+        """One row: the 8 text fields (before the default source) and the custom fields."""
+        n = len(cells)
+        joined = "".join(cells)
+        if n >= self.width and joined.isprintable() and "  " not in joined and "'" not in joined:
+            # Nothing to clean but surrounding spaces; lengths checked at C speed.
+            strip = str.strip
+            texts = list(map(strip, self.text_get(cells)))
+            if not all(map(operator.le, map(len, texts), self.text_limits)):
+                texts = [v[:lim] for v, lim in zip(texts, self.text_limits, strict=True)]
+            custom = dict(
+                filter(
+                    _second, zip(self.custom_names, map(strip, self.custom_get(cells)), strict=True)
+                )
+            )
+            if len(joined) > 2000:
+                custom = {k: v[:2000] for k, v in custom.items()}
+        else:
+            texts = [_clean(cells[i], lim) if i < n else "" for i, lim in self.text_cols]
+            custom = {k: v for k, i in self.custom_cols if i < n and (v := _clean(cells[i], 2000))}
+        texts.append("")
+        return self.canonical(texts), custom
+
+    def row(
+        self, cells: list[str], lead_id: int, email: str, key: str, stage_id: int, position: float
+    ) -> tuple[Any, ...]:
+        fields, custom = self.values(cells)
+        if self.default_source and not fields[5]:
+            fields = (*fields[:5], self.default_source, *fields[6:])
+        return (
+            lead_id,
+            email,
+            key,
+            *fields,
+            _json_object(custom) if custom else "{}",
+            f"{fields[0]} {fields[1]} {email} {fields[2]}".lower(),
+            stage_id,
+            position,
+        )
+
+    def build(self, pending: list[tuple[Any, ...]], first_id: int) -> list[tuple[Any, ...]]:
+        """INSERT tuples for new leads given as (cells, email, key, stage id, position),
+        with consecutive ids from first_id, in the same order."""
+        out: list[tuple[Any, ...]] = []
+        for start in range(0, len(pending), BLOCK):
+            block = pending[start : start + BLOCK]
+            block_id = first_id + start
+            cells, emails, keys, stages, positions = zip(*block, strict=True)
+            joined = list(map("".join, cells))
+            # One scan of the block's text decides (a double space across two cells only
+            # sends the block the slower way).
+            text = "".join(joined)
+            if min(map(len, cells)) >= self.width and text.isprintable() and "  " not in text:
+                longest = max(map(len, joined))  # no cell is longer than its row
+                out.extend(
+                    self._columns(cells, emails, keys, stages, positions, block_id, text, longest)
+                )
+            else:  # some row needs cleaning: row by row
+                out.extend(
+                    self.row(c, block_id + j, e, k, s, p) for j, (c, e, k, s, p) in enumerate(block)
+                )
+        return out
+
+    def _columns(
+        self,
+        cells: Sequence[list[str]],
+        emails: Sequence[str],
+        keys: Sequence[str],
+        stages: Sequence[int],
+        positions: Sequence[float],
+        first_id: int,
+        text: str,
+        longest: int,
+    ) -> Iterable[tuple[Any, ...]]:
+        strip = str.strip
+        quoted = "'" in text  # a formula guard to take off, maybe
+        columns: list[Iterable[str]] = []
+        for spec in self.field_cols:
+            if spec is None:
+                columns.append(repeat(""))
+                continue
+            i, limit = spec
+            column = list(map(strip, map(operator.itemgetter(i), cells)))
+            if quoted and any(map(_starts_with_quote, column)):
+                column = [v[1:] if v[:2] in _FORMULA_GUARD else v for v in column]
+            if longest > limit and max(map(len, column)) > limit:
+                column = [v[:limit] for v in column]
+            columns.append(column)
+        if self.default_source:
+            source = columns[5]
+            columns[5] = (
+                repeat(self.default_source)
+                if isinstance(source, repeat)
+                else [v or self.default_source for v in source]
+            )
+        custom_columns = []
+        for _name, i in self.custom_cols:
+            column = list(map(strip, map(operator.itemgetter(i), cells)))
+            if quoted and any(map(_starts_with_quote, column)):
+                column = [v[1:] if v[:2] in _FORMULA_GUARD else v for v in column]
+            if longest > 2000 and max(map(len, column)) > 2000:
+                column = [v[:2000] for v in column]
+            custom_columns.append(column)
+        custom_json: Iterable[str]
+        if not custom_columns:
+            custom_json = repeat("{}")
+        elif all(map(all, custom_columns)) and '"' not in text and "\\" not in text:
+            custom_json = map(self.custom_template.__mod__, zip(*custom_columns, strict=True))
+        else:
+            names = self.custom_names
+            custom_json = [
+                _json_object(custom)
+                if (custom := dict(filter(_second, zip(names, values, strict=True))))
+                else "{}"
+                for values in zip(*custom_columns, strict=True)
+            ]
+        first, last, company = columns[0], columns[1], columns[2]
+        search = map(str.lower, map("{} {} {} {}".format, first, last, emails, company))
+        return zip(
+            range(first_id, first_id + len(emails)),
+            emails,
+            keys,
+            *columns,
+            custom_json,
+            search,
+            stages,
+            positions,
+            strict=False,  # the repeat() columns are endless
+        )
 
 
 @dataclass
@@ -449,6 +624,21 @@ class _Report:
             return None
         self._fh.close()
         return str(self.path)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while the import holds 100,000s of young objects
+    (rows, tuples, the address index): each collection would walk them all again, a
+    sixth of a 100k-row import. The loop makes no reference cycles, so nothing piles up;
+    reference counting frees everything as usual."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @contextlib.contextmanager
@@ -558,7 +748,7 @@ class _ImportRun:
                 batch_id = batch.id
                 self._prepare(conn)
                 first_id = self.next_id
-                with _import_cache(conn):
+                with _import_cache(conn), _collector_paused():
                     self._consume(conn, batch_id)
                 last_id = self.next_id - 1
                 batch.finished_at = ws.clock.now()
@@ -661,25 +851,18 @@ class _ImportRun:
         policy = opts.on_duplicate
         mapping = self.mapping
         email_idx = mapping.index("email")
-        text_cols = [(i, TEXT_FIELDS[f]) for i, f in enumerate(mapping) if f in TEXT_FIELDS]
-        mapped_text = [f for f in mapping if f in TEXT_FIELDS]
-        custom_cols = [(f[len(CUSTOM) :], i) for i, f in enumerate(mapping) if f.startswith(CUSTOM)]
         full_idx = mapping.index("full_name") if "full_name" in mapping else None
         tags_idx = mapping.index("tags") if "tags" in mapping else None
         stage_idx = mapping.index("stage") if "stage" in mapping else None
         has_first = "first_name" in mapping
         has_last = "last_name" in mapping
         tz_mapped = "timezone" in mapping
-        width = max(i for i, f in enumerate(mapping) if f != IGNORE) + 1
-        text_limits = [lim for _i, lim in text_cols]
-        text_get = _getter([i for i, _lim in text_cols])
-        # Mapped texts (+ a trailing "") -> the lead's 8 text fields in TEXT_FIELDS order.
-        canonical = _getter(
-            [mapped_text.index(f) if f in mapped_text else len(mapped_text) for f in TEXT_FIELDS]
-        )
-        custom_names = [k for k, _i in custom_cols]
-        custom_get = _getter([i for _k, i in custom_cols])
         default_source = clean_text(opts.source, 120)
+        lead_rows = _LeadRows(mapping, default_source)
+        row_values = lead_rows.values
+        # New leads are built column by column when a file
+        # maps no full name or time zone (they are checked on the cleaned row values).
+        deferred = full_idx is None and not tz_mapped
         seen = self.seen
         suppressed = self.suppressed
         report = self.report
@@ -688,10 +871,10 @@ class _ImportRun:
         import_tags = frozenset(self.import_tags)
         domains = self.domains
         email_match = _EMAIL_FAST.fullmatch
-        le = operator.le
-        strip = str.strip
         chunk: list[tuple[Any, ...]] = []  # rows for INSERT INTO leads, in _ROW order
-        in_chunk: dict[str, int] = {}  # email key -> index in chunk
+        # New leads not built yet (cells, email, key, stage id, position): they follow chunk.
+        pending: list[tuple[Any, ...]] = []
+        in_chunk: dict[str, int] = {}  # email key -> index in chunk (+ pending)
         chunk_tags: dict[int, set[int]] = {}  # lead id -> tag ids, for leads in chunk
         updates: list[_PendingUpdate] = []
         rows = blank = imported = updated = skipped = rejected = 0
@@ -741,33 +924,20 @@ class _ImportRun:
                 skipped += 1
                 report.add("skipped", number, "address on the suppression list (forgotten)", cells)
                 continue
-            joined = "".join(cells)
-            if n >= width and joined.isprintable() and "  " not in joined and "'" not in joined:
-                # Nothing to clean but surrounding spaces; lengths checked at C speed.
-                texts = list(map(strip, text_get(cells)))
-                if not all(map(le, map(len, texts), text_limits)):
-                    texts = [v[:lim] for v, lim in zip(texts, text_limits, strict=True)]
-                custom = dict(
-                    filter(_second, zip(custom_names, map(strip, custom_get(cells)), strict=True))
-                )
-                if len(joined) > 2000:
-                    custom = {k: v[:2000] for k, v in custom.items()}
-            else:
-                texts = [_clean(cells[i], lim) if i < n else "" for i, lim in text_cols]
-                custom = {k: v for k, i in custom_cols if i < n and (v := _clean(cells[i], 2000))}
-            texts.append("")
-            fields = canonical(texts)  # first, last, company, title, phone, source, owner, tz
-            if (
-                full_idx is not None
-                and full_idx < n
-                and not ((has_first and fields[0]) or (has_last and fields[1]))
-            ):
-                first, _, last = _clean(cells[full_idx], 240).partition(" ")
-                fields = (first[:120], last.strip()[:120], *fields[2:])
-            if tz_mapped and fields[7] and not _valid_timezone(fields[7]):
-                rejected += 1
-                report.add("rejected", number, f"unknown time zone {fields[7]!r}", cells)
-                continue
+            if not deferred:
+                # first, last, company, title, phone, source, owner, tz
+                fields, custom = row_values(cells)
+                if (
+                    full_idx is not None
+                    and full_idx < n
+                    and not ((has_first and fields[0]) or (has_last and fields[1]))
+                ):
+                    first, _, last = _clean(cells[full_idx], 240).partition(" ")
+                    fields = (first[:120], last.strip()[:120], *fields[2:])
+                if tz_mapped and fields[7] and not _valid_timezone(fields[7]):
+                    rejected += 1
+                    report.add("rejected", number, f"unknown time zone {fields[7]!r}", cells)
+                    continue
             stage_id = default_stage
             if stage_idx is not None and stage_idx < n and cells[stage_idx].strip():
                 found = self.stage_ids.get(_clean(cells[stage_idx], 80).casefold())
@@ -787,28 +957,34 @@ class _ImportRun:
             known = seen.get(key)
             if known is None:
                 seen[key] = (next_id, number)
-                if default_source and not fields[5]:
-                    fields = (*fields[:5], default_source, *fields[6:])
                 position = end_position.get(stage_id, 0.0) + 1.0
                 end_position[stage_id] = position
-                in_chunk[key] = len(chunk)
-                chunk.append(
-                    (
-                        next_id,
-                        email,
-                        key,
-                        *fields,
-                        _json_object(custom) if custom else "{}",
-                        f"{fields[0]} {fields[1]} {email} {fields[2]}".lower(),
-                        stage_id,
-                        position,
+                in_chunk[key] = len(chunk) + len(pending)
+                if deferred:
+                    pending.append((cells, email, key, stage_id, position))
+                else:
+                    if default_source and not fields[5]:
+                        fields = (*fields[:5], default_source, *fields[6:])
+                    chunk.append(
+                        (
+                            next_id,
+                            email,
+                            key,
+                            *fields,
+                            _json_object(custom) if custom else "{}",
+                            f"{fields[0]} {fields[1]} {email} {fields[2]}".lower(),
+                            stage_id,
+                            position,
+                        )
                     )
-                )
                 if tags:
                     chunk_tags[next_id] = set(tags)
                 next_id += 1
                 imported += 1
-                if len(chunk) >= CHUNK:
+                if len(chunk) + len(pending) >= CHUNK:
+                    if pending:
+                        chunk += lead_rows.build(pending, next_id - len(pending))
+                        pending = []
                     self.next_id = next_id
                     if self.dropped_indexes is None:
                         self._maybe_defer_indexes(conn, rows)
@@ -822,9 +998,14 @@ class _ImportRun:
                 skipped += 1
                 report.add("skipped", number, f"duplicate of {where}", cells)
                 continue
+            if deferred:
+                fields, custom = row_values(cells)
             values = dict(zip(TEXT_FIELDS, fields, strict=True))
             index = in_chunk.get(key)
             if index is not None:  # the lead is not written yet: combine in memory
+                if pending:
+                    chunk += lead_rows.build(pending, next_id - len(pending))
+                    pending = []
                 lead = dict(zip(_ROW, chunk[index], strict=True))
                 lead["custom_fields"] = json.loads(lead["custom_fields"])
                 have = chunk_tags.get(lead_id, set())
@@ -844,6 +1025,8 @@ class _ImportRun:
                     number, cells, lead_id, values, custom, set(tags), first_row is None, first_row
                 )
             )
+        if pending:
+            chunk += lead_rows.build(pending, next_id - len(pending))
         self.next_id = next_id
         for name, count in (
             ("imported", imported),

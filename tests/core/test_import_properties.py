@@ -125,3 +125,80 @@ def test_the_import_accepts_and_normalises_exactly_what_the_validator_does(
             ws.close()
     assert stored == expected
     assert result.imported == len(expected)
+
+
+_UNPRINTABLE = {ord("\x07"): None, ord("\t"): None, ord("\u00a0"): None}
+messy = st.text(alphabet="ab Zé'\"\\=+-@,;\t\x07\u00a0", max_size=8)
+long_or_messy = st.one_of(messy, st.sampled_from(["x" * 130, " y" * 70, "'=SUM(1)", "'+33 1", ""]))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(0, 40), st.lists(long_or_messy, min_size=5, max_size=5)),
+        min_size=1,
+        max_size=60,
+    ),
+    policy=st.sampled_from(["skip", "update", "merge"]),
+    source=st.sampled_from(["", "Fair"]),
+    with_source_column=st.booleans(),
+    short_rows=st.booleans(),
+    clean=st.booleans(),
+)
+def test_leads_built_column_by_column_equal_those_built_row_by_row(
+    rows: list[tuple[int, list[str]]],
+    policy: str,
+    source: str,
+    with_source_column: bool,
+    short_rows: bool,
+    clean: bool,
+) -> None:
+    """The import builds clean blocks of new leads column by column; it must store exactly
+    what the row-by-row builder (the one messy rows use) stores for the same file."""
+    from nurturedesk.core import importer
+
+    header = ["Email", "First Name", "Company", "Phone", "Notes", "Lead Source"]
+    if not with_source_column:
+        header[-1] = "Extra"
+    lines = []
+    for n, cells in rows:
+        if clean:  # blocks the column-by-column builder takes (messy ones go row by row)
+            cells = [" ".join(c.translate(_UNPRINTABLE).split(" ")) for c in cells]
+            cells = [c.replace("  ", " ").replace("  ", " ") for c in cells]
+        line = [f"user{n}@example.com", *cells]
+        lines.append(line[:3] if short_rows and n % 7 == 0 else line)
+
+    def stored(folder: Path, name: str) -> list[tuple[object, ...]]:
+        path = folder / f"{name}.csv"
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            csv.writer(fh).writerows([header, *lines])
+        ws = open_workspace(folder / f"{name}.sqlite")
+        try:
+            options = ImportOptions(
+                on_duplicate=policy, source=source, report_path=folder / f"{name}-r.csv"
+            )
+            import_file(ws, path, options)
+            with ws.engine.connect() as conn:
+                return conn.exec_driver_sql(
+                    "SELECT id, email, email_key, first_name, last_name, company, title, phone,"
+                    " source, owner, timezone, custom_fields, search_text, stage_id, position"
+                    " FROM leads ORDER BY id"
+                ).fetchall()
+        finally:
+            ws.close()
+
+    row_by_row = importer._LeadRows.build
+
+    def build_row_by_row(
+        self: importer._LeadRows, pending: list[tuple[object, ...]], first_id: int
+    ) -> list[tuple[object, ...]]:
+        return [self.row(c, first_id + j, e, k, s, p) for j, (c, e, k, s, p) in enumerate(pending)]  # type: ignore[misc]
+
+    with tempfile.TemporaryDirectory() as folder:
+        by_columns = stored(Path(folder), "columns")
+        importer._LeadRows.build = build_row_by_row  # type: ignore[method-assign,assignment]
+        try:
+            by_rows = stored(Path(folder), "rows")
+        finally:
+            importer._LeadRows.build = row_by_row  # type: ignore[method-assign]
+    assert by_columns == by_rows
