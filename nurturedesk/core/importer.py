@@ -361,6 +361,16 @@ _encode_object = (
 
 
 _second = operator.itemgetter(1)
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
+
+
+def _printable(text: str) -> bool:
+    """str.isprintable(), five times faster on ASCII text (deleting the printable bytes)."""
+    if text.isascii():
+        return not text.encode("ascii").translate(None, _PRINTABLE_ASCII)
+    return text.isprintable()
+
+
 _starts_with_quote = operator.methodcaller("startswith", "'")
 
 
@@ -491,7 +501,7 @@ class _LeadRows:
             # One scan of the block's text decides (a double space across two cells only
             # sends the block the slower way).
             text = "".join(joined)
-            if min(map(len, cells)) >= self.width and text.isprintable() and "  " not in text:
+            if min(map(len, cells)) >= self.width and _printable(text) and "  " not in text:
                 longest = max(map(len, joined))  # no cell is longer than its row
                 out.extend(
                     self._columns(cells, emails, keys, stages, positions, block_id, text, longest)
@@ -515,13 +525,14 @@ class _LeadRows:
     ) -> Iterable[tuple[Any, ...]]:
         strip = str.strip
         quoted = "'" in text  # a formula guard to take off, maybe
+        by_column = list(zip(*cells, strict=False))  # every row has `width` cells or more
         columns: list[Iterable[str]] = []
         for spec in self.field_cols:
             if spec is None:
                 columns.append(repeat(""))
                 continue
             i, limit = spec
-            column = list(map(strip, map(operator.itemgetter(i), cells)))
+            column = list(map(strip, by_column[i]))
             if quoted and any(map(_starts_with_quote, column)):
                 column = [v[1:] if v[:2] in _FORMULA_GUARD else v for v in column]
             if longest > limit and max(map(len, column)) > limit:
@@ -536,7 +547,7 @@ class _LeadRows:
             )
         custom_columns = []
         for _name, i in self.custom_cols:
-            column = list(map(strip, map(operator.itemgetter(i), cells)))
+            column = list(map(strip, by_column[i]))
             if quoted and any(map(_starts_with_quote, column)):
                 column = [v[1:] if v[:2] in _FORMULA_GUARD else v for v in column]
             if longest > 2000 and max(map(len, column)) > 2000:
@@ -556,7 +567,7 @@ class _LeadRows:
                 for values in zip(*custom_columns, strict=True)
             ]
         first, last, company = columns[0], columns[1], columns[2]
-        search = map(str.lower, map("{} {} {} {}".format, first, last, emails, company))
+        search = map(str.lower, map(" ".join, zip(first, last, emails, company, strict=False)))
         return zip(
             range(first_id, first_id + len(emails)),
             emails,
@@ -959,7 +970,8 @@ class _ImportRun:
                 seen[key] = (next_id, number)
                 position = end_position.get(stage_id, 0.0) + 1.0
                 end_position[stage_id] = position
-                in_chunk[key] = len(chunk) + len(pending)
+                if policy != "skip":  # only update and merge look a pending lead up
+                    in_chunk[key] = len(chunk) + len(pending)
                 if deferred:
                     pending.append((cells, email, key, stage_id, position))
                 else:

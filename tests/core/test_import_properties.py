@@ -202,3 +202,11 @@ def test_leads_built_column_by_column_equal_those_built_row_by_row(
         finally:
             importer._LeadRows.build = row_by_row  # type: ignore[method-assign]
     assert by_columns == by_rows
+
+
+@given(st.text())
+def test_the_fast_printable_check_equals_isprintable(text: str) -> None:
+    from nurturedesk.core.importer import _printable
+
+    for value in (text, text.encode("ascii", "ignore").decode(), "".join(map(chr, range(130)))):
+        assert _printable(value) == value.isprintable()
