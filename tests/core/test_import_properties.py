@@ -7,6 +7,7 @@ import io
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -210,3 +211,67 @@ def test_the_fast_printable_check_equals_isprintable(text: str) -> None:
 
     for value in (text, text.encode("ascii", "ignore").decode(), "".join(map(chr, range(130)))):
         assert _printable(value) == value.isprintable()
+
+
+@pytest.mark.parametrize("policy", ["skip", "update", "merge"])
+def test_blocks_taken_whole_give_what_row_by_row_gives(policy: str, tmp_path: Path) -> None:
+    """Blocks of 1,024 rows that are all new, plain, valid addresses are taken whole; the
+    workspace, the counts and the report must be what the row-by-row loop gives."""
+    from nurturedesk.core import importer, leads
+
+    domains = ["example.com", "Example.ORG", "ex.net", "sub.example.co.uk"]
+    header = ["Email", "First Name", "Company", "Notes"]
+    lines = []
+    # Blocks: 1 has new domains (row by row), 2 whole, 3 a blank row and a bad address,
+    # 4 whole, 5 duplicates (of rows in block 2, of a lead already there), 6 whole.
+    for i in range(6000):
+        email = f"user{i}@{domains[i % 4]}"
+        if i == 2700:
+            email = "not an address"
+        elif i == 4200:
+            email = f"USER1500@{domains[1500 % 4]}"
+        elif i == 4400:
+            email = "old@example.com"
+        elif i == 4500:
+            email = f"user1800@{domains[1800 % 4]}"
+        lines.append([email, f"N{i}", f"C{i % 7}", "" if i % 3 else "note"])
+    lines.insert(2600, ["", "", "", ""])
+    path = tmp_path / "big.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows([header, *lines])
+
+    local_end = importer._local_end
+    taken_whole = []
+
+    def counting(match: object) -> object:
+        taken_whole.append(1)
+        return local_end(match)
+
+    def run(whole: bool) -> tuple[object, ...]:
+        ws = open_workspace(tmp_path / f"{whole}.sqlite")
+        leads.add_lead(ws, leads.LeadData(email="old@example.com", company="Old"))
+        importer.WHOLE_BLOCKS = whole
+        importer._local_end = counting
+        try:
+            result = import_file(
+                ws, path, ImportOptions(on_duplicate=policy, report_path=tmp_path / f"{whole}.csv")
+            )
+            with ws.engine.connect() as conn:
+                stored = conn.exec_driver_sql(
+                    "SELECT id, email, email_key, first_name, company, custom_fields,"
+                    " search_text, stage_id, position FROM leads ORDER BY id"
+                ).fetchall()
+        finally:
+            importer.WHOLE_BLOCKS = True
+            importer._local_end = local_end
+            ws.close()
+        counts = (result.rows, result.imported, result.updated, result.skipped, result.rejected)
+        report = (tmp_path / f"{whole}.csv").read_text(encoding="utf-8-sig")
+        return counts, result.blank_rows, stored, report
+
+    whole = run(True)
+    assert len(taken_whole) >= 3 * 880  # blocks 2, 4 and 6 were taken whole
+    assert whole == run(False)
+    # imported, updated, skipped, rejected: 3 duplicates, 1 bad address
+    expected = {"skip": (5996, 0, 3, 1), "update": (5996, 3, 0, 1), "merge": (5996, 1, 2, 1)}
+    assert whole[0][1:] == expected[policy]
