@@ -442,15 +442,14 @@ class _LeadRows:
         self.custom_names = [k for k, _i in self.custom_cols]
         self.custom_get = _getter([i for _k, i in self.custom_cols])
         self.default_source = default_source
-        # JSON of the custom fields when every one has a value that needs no escaping.
-        self.custom_template = (
-            "{"
-            + ", ".join(
-                _json_object({name: ""})[1:-3].replace("%", "%%") + '"%s"'
-                for name in self.custom_names
-            )
-            + "}"
-        )
+        # JSON of the custom fields when every one has a value that needs no escaping:
+        # these texts with the values between them ('{"City": "', '", "Notes": "', '"}').
+        self.custom_parts: list[str] = []
+        prefix = "{"
+        for name in self.custom_names:
+            self.custom_parts.append(prefix + _json_object({name: ""})[1:-2])
+            prefix = '", '
+        self.custom_parts.append('"}')
 
     def values(self, cells: list[str]) -> tuple[tuple[str, ...], dict[str, str]]:
         """One row: the 8 text fields (before the default source) and the custom fields."""
@@ -560,7 +559,10 @@ class _LeadRows:
         if not custom_columns:
             custom_json = repeat("{}")
         elif all(map(all, custom_columns)) and '"' not in text and "\\" not in text:
-            custom_json = map(self.custom_template.__mod__, zip(*custom_columns, strict=True))
+            pieces: list[Iterable[str]] = [repeat(self.custom_parts[0])]
+            for column, part in zip(custom_columns, self.custom_parts[1:], strict=True):
+                pieces += (column, repeat(part))
+            custom_json = map("".join, zip(*pieces, strict=False))  # repeat() is endless
         else:
             names = self.custom_names
             custom_json = [
