@@ -238,18 +238,25 @@ class LeadActivityPanel(QWidget):
         if handoff is None:
             self.handoff_state.setText("Not released to sales yet.")
         else:
-            text = {
-                "pending": f"Waiting for sales{f' ({handoff.owner})' if handoff.owner else ''}: "
-                f"follow up by {handoff.due_at:%Y-%m-%d %H:%M} UTC"
-                + (" — OVERDUE" if handoff.overdue else ""),
-                "accepted": f"With sales since {handoff.decided_at:%Y-%m-%d}",
-                "rejected": f"Rejected: {handoff.reason}. Back into nurturing on "
-                f"{handoff.recycle_at:%Y-%m-%d}",
-                "recycled": f"Recycled after rejection ({handoff.reason})",
-            }.get(handoff.state, handoff.state)
-            self.handoff_state.setText(text)
+            self.handoff_state.setText(handoff_text(handoff))
         self.accept_button.setEnabled(pending)
         self.reject_button.setEnabled(pending)
+
+
+def handoff_text(handoff: release.HandoffInfo) -> str:
+    if handoff.state == "pending":
+        owner = f" ({handoff.owner})" if handoff.owner else ""
+        late = " — OVERDUE" if handoff.overdue else ""
+        return f"Waiting for sales{owner}: follow up by {handoff.due_at:%Y-%m-%d %H:%M} UTC{late}"
+    decided = f"{handoff.decided_at:%Y-%m-%d}" if handoff.decided_at else "?"
+    if handoff.state == "accepted":
+        return f"With sales since {decided}"
+    if handoff.state == "rejected":
+        back = f"{handoff.recycle_at:%Y-%m-%d}" if handoff.recycle_at else "later"
+        return f"Rejected on {decided}: {handoff.reason}. Back into nurturing on {back}"
+    if handoff.state == "recycled":
+        return f"Recycled after rejection ({handoff.reason})"
+    return handoff.state
 
 
 def attach_to_editor(

@@ -166,3 +166,30 @@ def test_without_a_notification_service_a_banner_opens_the_lead(
     qtbot.mouseClick(banner.open_button, Qt.MouseButton.LeftButton)
     assert opened == [lead_id]
     assert not banner.isVisible()
+
+
+def test_hand_off_tab_for_a_released_lead(
+    window: MainWindow, workspace: Workspace, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtWidgets import QInputDialog
+
+    lead_id = add(workspace, "jane@acme.example.com")
+    other_id = add(workspace, "john@acme.example.com", first="John")
+    for _ in range(4):
+        interactions.log_interactions(workspace, [lead_id, other_id], "meeting")
+    panel = LeadActivityPanel(workspace, lead_id, window.undo_stack.push, window.show_error)
+    qtbot.addWidget(panel)
+    assert panel.handoff_state.text().startswith("Waiting for sales: follow up by ")
+    assert "sales-ready" in panel.summary.text()
+    qtbot.mouseClick(panel.accept_button, Qt.MouseButton.LeftButton)
+    assert panel.handoff_state.text().startswith("With sales since ")
+    assert not panel.accept_button.isEnabled()
+    assert leads.get_lead(workspace, lead_id).stage_name == "With sales"
+
+    other = LeadActivityPanel(workspace, other_id, window.undo_stack.push, window.show_error)
+    qtbot.addWidget(other)
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("no budget", True))
+    qtbot.mouseClick(other.reject_button, Qt.MouseButton.LeftButton)
+    assert "Rejected on" in other.handoff_state.text()
+    assert "no budget. Back into nurturing on" in other.handoff_state.text()
+    assert leads.get_lead(workspace, other_id).stage_name == "Recycled"
