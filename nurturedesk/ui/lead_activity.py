@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QUndoCommand
+from PySide6.QtGui import QKeyEvent, QUndoCommand
 from PySide6.QtWidgets import (
     QBoxLayout,
     QComboBox,
@@ -36,6 +36,15 @@ from nurturedesk.ui.scoring_commands import log_for
 # The activities a user logs most, one click each; the rest are in the combo.
 QUICK_TYPES = ("call", "meeting", "webinar_attended", "whitepaper_downloaded", "site_visit", "note")
 NO_ANSWER = "—"
+
+
+class _NoteEdit(QLineEdit):
+    """Enter logs the note; it must not also press the editor's default button (Save)."""
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        super().keyPressEvent(event)
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            event.accept()
 
 
 class LeadActivityPanel(QWidget):
@@ -82,7 +91,7 @@ class LeadActivityPanel(QWidget):
         self.type_combo.setObjectName("logType")
         for type_, label in INTERACTION_TYPES.items():
             self.type_combo.addItem(label, type_)
-        self.note = QLineEdit()
+        self.note = _NoteEdit()
         self.note.setObjectName("logNote")
         self.note.setPlaceholderText("Note (optional), e.g. webinar: pricing deep-dive")
         log_button = QPushButton("&Log")

@@ -193,3 +193,23 @@ def test_hand_off_tab_for_a_released_lead(
     assert "Rejected on" in other.handoff_state.text()
     assert "no budget. Back into nurturing on" in other.handoff_state.text()
     assert leads.get_lead(workspace, other_id).stage_name == "Recycled"
+
+
+def test_enter_in_the_note_logs_without_closing_the_editor(
+    window: MainWindow, workspace: Workspace, qtbot: QtBot
+) -> None:
+    from nurturedesk.ui.lead_editor import LeadEditor
+
+    lead_id = add(workspace, "jane@acme.example.com")
+    editor = LeadEditor(lambda data, stage: None, leads.get_lead(workspace, lead_id), parent=window)
+    qtbot.addWidget(editor)
+    window.scoring.attach_to_editor(editor, lead_id)
+    panel = editor.property("activityPanel")
+    editor.show()
+    panel.type_combo.setCurrentIndex(panel.type_combo.findData("call"))
+    panel.note.setFocus()
+    qtbot.keyClicks(panel.note, "asked for pricing")
+    qtbot.keyClick(panel.note, Qt.Key.Key_Return)
+    assert editor.isVisible() and editor.result() == 0
+    assert [i.note for i in interactions.timeline(workspace, lead_id)] == ["asked for pricing"]
+    editor.reject()
