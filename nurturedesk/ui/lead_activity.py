@@ -209,7 +209,11 @@ class LeadActivityPanel(QWidget):
     def on_leads_changed(self, event: LeadsChanged) -> None:
         """Another part of the app (a bulk log, the scheduler, a notice) changed this lead."""
         if self.lead_id in event.lead_ids or not event.lead_ids:
-            self.refresh()
+            try:
+                self.refresh()
+            except UserError as exc:  # erased meanwhile ("forget"), or the disk refused
+                self.summary.setText(str(exc))
+                self.setEnabled(False)
 
     def refresh(self) -> None:
         ledger = scoring.explain(self.workspace, self.lead_id)  # brings the score up to date
