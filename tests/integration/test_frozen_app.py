@@ -58,7 +58,15 @@ def test_frozen_selftest_opens_a_workspace_and_reports_the_keyring(
     assert "openssl" in found["tls backends"]
     assert found["image formats"] == "gif, ico, jpg, png, svg"
 
-    # The same workspace, used by the frozen CLI: a backup that restores.
+    # The frozen CLI on the same workspace: a lead (email validation is bundled, its DNS
+    # part deliberately not), then a backup that restores.
+    proc = run_frozen(
+        frozen_app, ["lead", "add", "--email", "Ann@Example.com", "-w", str(workspace)], env
+    )
+    assert proc.returncode == 0, proc.stderr
+    proc = run_frozen(frozen_app, ["lead", "add", "--email", "bad@@x", "-w", str(workspace)], env)
+    assert proc.returncode == 1 and "Invalid email address" in proc.stderr
+
     backup = tmp_path / "copy.sqlite"
     proc = run_frozen(frozen_app, ["backup", str(backup), "-w", str(workspace)], env)
     assert proc.returncode == 0, proc.stderr
