@@ -80,6 +80,13 @@ def test_sort_column_by_score(window: MainWindow, workspace: Workspace) -> None:
     assert [column.model.card(r).score for r in range(4)] == [60, 40, 20, 0]
     window.scoring.sort_action.trigger()
     assert column.model.lead_ids() == ids
+    # One column only (right-click its title), and it survives a rebuild of the board.
+    assert column.title.contextMenuPolicy() == Qt.ContextMenuPolicy.CustomContextMenu
+    window.board.set_sort_by_score(True, column.model.stage.id)
+    window.board.rebuild()
+    column = window.board.columns[0]
+    assert [column.model.card(r).score for r in range(4)] == [60, 40, 20, 0]
+    assert not window.board.columns[1].model.sort_by_score
 
 
 def test_one_click_log_updates_ledger_and_undo(
