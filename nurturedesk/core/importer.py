@@ -68,6 +68,7 @@ CUSTOM = "custom:"
 # Targets a column can be mapped to (besides "ignore" and "custom:<name>").
 FIELDS = ("email", *TEXT_FIELDS, "full_name", "tags", "stage")
 CHUNK = 5000
+EVENT_IDS_LIMIT = 1000  # an import of more leads publishes its change without their ids
 LEADS = cast(SqlTable, Lead.__table__)
 
 # Normalised header (lower case, letters and digits only) -> field. Headers seen in exports
@@ -507,8 +508,6 @@ class _ImportRun:
         self.created_tags: list[int] = []
         self.imaged: set[int] = set()  # existing leads whose before-image is kept
 
-    # The hot loop reads these as locals; see _consume.
-
     def execute(self) -> ImportResult:
         ws = self.ws
         batch_id: int | None = None
@@ -570,7 +569,14 @@ class _ImportRun:
             **self.counts,
         )
         if not self.options.dry_run and (result.imported or result.updated):
-            ws.events.publish(LeadsChanged((), tuple(self.stage_ids.values()), "imported"))
+            # Small imports name their leads (so listeners such as the enrolment rules act at
+            # once); a big one would not fit an SQL IN (...): listeners then work on all leads.
+            ids: tuple[int, ...] = ()
+            if result.lead_ids is not None or self.imaged:
+                first, last = result.lead_ids or (1, 0)
+                if last - first + 1 + len(self.imaged) <= EVENT_IDS_LIMIT:
+                    ids = (*range(first, last + 1), *sorted(self.imaged))
+            ws.events.publish(LeadsChanged(ids, tuple(self.stage_ids.values()), "imported"))
         return result
 
     def _prepare(self, conn: Connection) -> None:

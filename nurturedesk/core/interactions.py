@@ -158,6 +158,76 @@ def record(
     )
 
 
+@dataclass(frozen=True)
+class EventRecord:
+    """One machine-recorded event for `record_events` (the outbox, inbox sync, an import)."""
+
+    lead_id: int
+    type: str
+    at: datetime | None = None
+    note: str = ""
+    source_ref: str | None = None  # e.g. "outbox:42:sent": recorded at most once
+
+
+def record_events(workspace: Workspace, events: Sequence[EventRecord], *, source: str) -> LogResult:
+    """Record a batch of events in one unit of work, then re-score their leads.
+
+    Made for retries and races: events whose `source_ref` is already recorded, and events of
+    leads deleted meanwhile, are skipped rather than failing the batch.
+    """
+    checked = [(e, *_checked(workspace, e.type, e.at, e.note)) for e in events]
+    now = workspace.clock.now()
+    with workspace.session() as session:
+        wanted = list({e.lead_id for e, *_ in checked})
+        live: set[int] = set()
+        for i in range(0, len(wanted), 500):
+            live.update(
+                session.scalars(
+                    select(Lead.id).where(
+                        Lead.id.in_(wanted[i : i + 500]), Lead.deleted_at.is_(None)
+                    )
+                )
+            )
+        refs = [e.source_ref for e, *_ in checked if e.source_ref]
+        seen: set[str] = set()
+        for i in range(0, len(refs), 500):
+            seen.update(
+                r
+                for r in session.scalars(
+                    select(Interaction.source_ref).where(
+                        Interaction.source_ref.in_(refs[i : i + 500])
+                    )
+                )
+                if r is not None
+            )
+        rows = []
+        for e, type_, when, note in checked:
+            if e.lead_id not in live or (e.source_ref and e.source_ref in seen):
+                continue
+            if e.source_ref:
+                seen.add(e.source_ref)  # twice in one batch: once
+            rows.append(
+                Interaction(
+                    lead_id=e.lead_id,
+                    type=type_,
+                    occurred_at=when,
+                    day=scoring.day_number(when),
+                    note=note,
+                    source=clean_text(source, 40) or "manual",
+                    source_ref=e.source_ref,
+                    created_at=now,
+                )
+            )
+        session.add_all(rows)
+        session.flush()
+        infos = tuple(_info(r) for r in rows)
+        ids = list(dict.fromkeys(r.lead_id for r in rows))
+        scores, fired = _rescore_in(session, ids, now) if ids else ({}, [])
+    if ids:
+        release.publish(workspace, fired, ids, "interaction logged")
+    return LogResult(infos, scores, tuple(f.lead_id for f in fired))
+
+
 def delete_interactions(workspace: Workspace, interaction_ids: Sequence[int]) -> dict[int, int]:
     """Take logged interactions back (undo) and re-score their leads. A release that already
     fired is not taken back: the notification was seen; the latch re-arms as usual."""

@@ -56,22 +56,27 @@ def install() -> None:
 def record_outcomes(
     workspace: Workspace, sent: Sequence[int], bounced: Sequence[int], failed: Sequence[int]
 ) -> None:
-    """Log what the outbox did as interactions (one unit of work per kind, then scoring)."""
-    from nurturedesk.core.interactions import log_interactions
+    """Log what the outbox did as interactions, then scoring. Each message's outcome has a
+    source_ref ("outbox:<id>:<kind>"), so a retried or repeated call records it once, and a
+    lead deleted meanwhile does not stop the others being recorded."""
+    from nurturedesk.core.interactions import EventRecord, record_events
 
     for kind, ids in (("email_sent", sent), ("email_bounced", bounced), ("email_failed", failed)):
         if not ids:
             continue
         try:
             with workspace.session() as session:
-                lead_ids = [
-                    lead_id
-                    for lead_id in session.scalars(
-                        select(OutboxMessage.lead_id).where(OutboxMessage.id.in_(ids))
+                rows = session.execute(
+                    select(OutboxMessage.id, OutboxMessage.lead_id).where(
+                        OutboxMessage.id.in_(list(ids))
                     )
-                    if lead_id is not None
-                ]
-            if lead_ids:
-                log_interactions(workspace, lead_ids, kind, note="nurture email", source="outbox")
+                ).all()
+            events = [
+                EventRecord(lead_id, kind, note="nurture email", source_ref=f"outbox:{mid}:{kind}")
+                for mid, lead_id in rows
+                if lead_id is not None
+            ]
+            if events:
+                record_events(workspace, events, source="outbox")
         except Exception:
             log.exception("could not log %s interactions for %d message(s)", kind, len(ids))

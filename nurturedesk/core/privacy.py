@@ -16,6 +16,8 @@ the erase and the WAL is checkpointed, so the address is not left in free pages 
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -31,6 +33,8 @@ from nurturedesk.core.events import LeadsChanged
 from nurturedesk.core.importer import suppression_hash
 from nurturedesk.core.models import Base, Lead, Stage, SuppressedHash, Tag, lead_tags
 from nurturedesk.core.validation import email_key
+
+log = logging.getLogger(__name__)
 
 # Tables that hold a lead's data under another key can add an eraser here:
 # fn(session, lead_ids, email_key) runs inside the forget transaction, before the leads go.
@@ -226,8 +230,16 @@ def forget_lead(workspace: Workspace, email: str) -> ForgetResult:
             session.add(
                 SuppressedHash(hash=digest, reason="forgotten", created_at=workspace.clock.now())
             )
-    # Fold the WAL (which still holds the old pages) back into the database file.
-    with workspace.engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    # Fold the WAL (which still holds old copies of the pages) back into the database file
+    # and empty it. A reader elsewhere (another process) can hold it back: retry briefly;
+    # SQLite's next automatic checkpoint finishes the job otherwise.
+    for attempt in range(5):
+        with workspace.engine.connect() as conn:
+            busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+        if busy is None or not busy[0]:
+            break
+        time.sleep(0.05 * (attempt + 1))
+    else:
+        log.info("forget: the WAL is still in use by a reader; it is emptied at a later checkpoint")
     workspace.events.publish(LeadsChanged(tuple(ids), stage_ids, "forgotten"))
     return ForgetResult(digest, len(ids), counts)

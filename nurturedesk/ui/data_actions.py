@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QToolBar
 
 from nurturedesk.core import exporter, importer, privacy
@@ -89,6 +90,11 @@ class DataActions:
         w.filter_resets.append(self.segment_filter.reset)
         w.menu("board").addAction(w._action("S&egments…", self.manage_segments))
 
+        # Right-click on the cards: the Lead menu (the columns leave the event to the board).
+        w.board.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        w.board.customContextMenuRequested.connect(
+            lambda pos: w.menu("lead").popup(w.board.mapToGlobal(pos))
+        )
         w.board.selectionChanged.connect(self.update_actions)
         w.bridge.leadsChanged.connect(self._on_leads_changed)
         self.update_actions()

@@ -109,6 +109,10 @@ class SegmentsDialog(QDialog):
         self.count.setObjectName("segmentCount")
         right.addWidget(self.count)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.new_button = QPushButton("New")
+        self.new_button.setObjectName("newSegment")
+        self.new_button.clicked.connect(self.new_segment)
+        buttons.addButton(self.new_button, QDialogButtonBox.ButtonRole.ActionRole)
         self.save_button = QPushButton("Save")
         self.save_button.setObjectName("saveSegment")
         self.delete_button = QPushButton("Delete")
@@ -131,6 +135,13 @@ class SegmentsDialog(QDialog):
             item = self.list.item(row)
             if select and item.text() == select:
                 self.list.setCurrentItem(item)
+
+    def new_segment(self) -> None:
+        self.list.clearSelection()
+        self.name.clear()
+        self.match.setCurrentIndex(0)
+        self.conditions.clear()
+        self.name.setFocus()
 
     def show_segment(self, name: str) -> None:
         if not name:

@@ -93,6 +93,13 @@ def test_forget_with_nurture_history_leaves_only_the_hash_and_stays_unmailable(
     assert len(send_due(mail_ws).delivery.sent) == 1
     suppress(mail_ws, "ann.private@example.com", "unsubscribed")
     assert mail_ws.path is not None
+    from nurturedesk.core.interactions import record
+    from nurturedesk.core.privacy import export_personal_data
+
+    record(mail_ws, ann, "whitepaper_downloaded")
+    related = export_personal_data(mail_ws, "ann.private@example.com")["related"]
+    assert {"enrollments", "outbox", "interactions"} <= set(related)  # emails sent, history
+    assert related["outbox"][0]["to_address"] == "ann.private@example.com"
 
     forget_lead(mail_ws, "ann.private@example.com")
 
@@ -112,7 +119,7 @@ def test_forget_with_nurture_history_leaves_only_the_hash_and_stays_unmailable(
     assert bulk.enrol_leads(mail_ws, [again], seq).suppressed == (again,)
 
 
-def test_imported_leads_meet_the_stage_rules_at_the_next_tick_and_undo_takes_them_out(
+def test_imported_leads_meet_the_stage_rules_and_undo_takes_them_out(
     mail_ws: Workspace, tmp_path: Path
 ) -> None:
     from nurturedesk.core.importer import import_file, undo_import
@@ -124,9 +131,27 @@ def test_imported_leads_meet_the_stage_rules_at_the_next_tick_and_undo_takes_the
     src = tmp_path / "fair.csv"
     src.write_text("Email,Stage\nn1@example.com,Nurturing\nn2@example.com,New\n")
     result = import_file(mail_ws, src)
-    send_due(mail_ws)  # the dispatch tick applies the enrolment rules to leads from any path
+    # A small import names its leads: the enrolment rules apply at once.
     enrolled = {e.lead_email for e in list_enrollments(mail_ws, sequence_id=default.id)}
     assert enrolled == {"n1@example.com"}
     assert result.batch_id is not None
     undo_import(mail_ws, result.batch_id)
     assert list_enrollments(mail_ws, sequence_id=default.id) == []
+
+
+def test_a_big_import_is_enrolled_at_the_next_tick(
+    mail_ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nurturedesk.core import importer
+    from nurturedesk.core.sequences import list_sequences, set_stage_sequence
+    from nurturedesk.core.stages import find_stage
+
+    monkeypatch.setattr(importer, "EVENT_IDS_LIMIT", 1)  # "big": more leads than the limit
+    default = list_sequences(mail_ws)[0]
+    set_stage_sequence(mail_ws, find_stage(mail_ws, "Nurturing").id, default.id)
+    src = tmp_path / "fair.csv"
+    src.write_text("Email,Stage\nn1@example.com,Nurturing\nn2@example.com,Nurturing\n")
+    importer.import_file(mail_ws, src)
+    assert list_enrollments(mail_ws, sequence_id=default.id) == []
+    send_due(mail_ws)  # the dispatch tick applies the rules to leads from any path
+    assert len(list_enrollments(mail_ws, sequence_id=default.id)) == 2

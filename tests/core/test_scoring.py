@@ -244,3 +244,21 @@ def test_capped_same_day_interactions_agree_between_sql_and_ledger(
     ledger = scoring.explain(workspace, lead.id)
     assert ledger.total == stored
     assert sum(e.counted for e in ledger.entries) <= 7 * 2  # at most two 3-day periods touched
+
+
+def test_record_events_is_idempotent_and_skips_deleted_leads(workspace: Workspace) -> None:
+    use_rules(workspace, half_life_days=None)
+    kept = add(workspace, "kept@example.com")
+    gone = add(workspace, "gone@example.com")
+    leads.delete_leads(workspace, [gone.id])
+    batch = [
+        interactions.EventRecord(kept.id, "email_replied", source_ref="inbox:1"),
+        interactions.EventRecord(gone.id, "email_replied", source_ref="inbox:2"),
+        interactions.EventRecord(kept.id, "email_replied", source_ref="inbox:1"),  # twice
+    ]
+    first = interactions.record_events(workspace, batch, source="inbox")
+    again = interactions.record_events(workspace, batch, source="inbox")
+    assert [i.lead_id for i in first.interactions] == [kept.id]
+    assert again.interactions == ()
+    assert score_of(workspace, kept.id) == 15
+    assert [i.source for i in interactions.timeline(workspace, kept.id)] == ["inbox"]

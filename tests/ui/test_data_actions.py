@@ -189,6 +189,8 @@ def test_segment_editor_counts_live_refuses_bad_lines_and_saves(
     actions = window.data_actions  # type: ignore[attr-defined]
     actions.segment_filter.refresh()
     assert actions.segment_filter.findData("Acme people") > 0
+    qtbot.mouseClick(dialog.new_button, Qt.MouseButton.LeftButton)
+    assert dialog.name.text() == "" and dialog.conditions.toPlainText() == ""
 
 
 def test_import_dialog_wants_an_email_column(
@@ -234,3 +236,47 @@ def test_enrol_and_unenrol_selected_cards_with_undo(qtbot: QtBot, window: MainWi
     assert enrolled() == {a: "active", b: "active"}
     window.undo_stack.undo()
     assert enrolled() == {}
+
+
+def test_undo_an_earlier_import_from_the_file_menu(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    from PySide6.QtWidgets import QInputDialog
+
+    from nurturedesk.core.importer import import_file
+    from tests.ui.conftest import when_modal
+
+    first = import_file(window.workspace, write_csv(tmp_path / "a.csv", [["Email"], ["a@x.com"]]))
+    import_file(window.workspace, write_csv(tmp_path / "b.csv", [["Email"], ["b@x.com"]]))
+    qtbot.waitUntil(lambda: column_count(window, "New") == 2)
+
+    def pick_first_import(dialog: object) -> None:
+        assert isinstance(dialog, QInputDialog)
+        labels = dialog.comboBoxItems()
+        assert labels[0].startswith(f"#{first.batch_id + 1} b.csv")  # newest first
+        dialog.setTextValue(labels[1])
+        dialog.accept()
+
+    when_modal(qtbot, pick_first_import)
+    window.data_actions.undo_an_import()  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: column_count(window, "New") == 1)
+    assert [c.email for c in leads.list_leads(window.workspace)] == ["b@x.com"]
+    assert "undone" in window.statusBar().currentMessage()
+
+
+def test_right_click_on_a_card_opens_the_lead_menu(qtbot: QtBot, window: MainWindow) -> None:
+    from PySide6.QtGui import QContextMenuEvent
+    from PySide6.QtWidgets import QApplication
+
+    add(window.workspace, "a@example.com")
+    window.board.rebuild()
+    column = window.board.column_for(find_stage(window.workspace, "New").id)
+    assert column is not None
+    viewport = column.view.viewport()
+    point = column.view.visualRect(column.model.index(0)).center()
+    event = QContextMenuEvent(QContextMenuEvent.Reason.Mouse, point, viewport.mapToGlobal(point))
+    QApplication.sendEvent(viewport, event)
+    qtbot.waitUntil(lambda: QApplication.activePopupWidget() is not None)
+    popup = QApplication.activePopupWidget()
+    assert popup is window.menu("lead")
+    popup.close()
