@@ -266,13 +266,18 @@ def bench_stage_enrolment(tmp: Path, total: int = 100_000) -> Result:
         assert apply_enrolment_rules(ws) == 0  # idempotent: the next tick enrols nobody again
     finally:
         ws.close()
+    # Target: the tick holds the write lock for its whole transaction, so a card dragged
+    # meanwhile waits for it, and gives up after busy_timeout (10 s: the per-lead code's 52 s,
+    # 85 s under more load, meant "database is locked" in the GUI). Enrolling the leads should
+    # not cost more than importing them did (1.6-3 s for 100k, issue 5): <= 3 s.
+    ms = seconds * 1000
     return Result(
         "nurture",
-        f"enrol {total:,} imported leads by stage rule",
-        seconds,
-        "s",
-        "<= 3 s",
-        seconds <= 3,
+        f"enrol {total:,} imported leads by stage rule (one tick)",
+        ms,
+        "ms",
+        "<= 3000 ms",
+        ms <= 3000,
     )
 
 
