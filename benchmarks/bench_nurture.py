@@ -267,8 +267,8 @@ def bench_stage_enrolment(tmp: Path, total: int = 100_000) -> Result:
     finally:
         ws.close()
     # Target: the tick holds the write lock for its whole transaction, so a card dragged
-    # meanwhile waits for it, and gives up after busy_timeout (10 s: the per-lead code's 52 s,
-    # 85 s under more load, meant "database is locked" in the GUI). Enrolling the leads should
+    # meanwhile waits for it and gives up after busy_timeout (10 s; the per-lead code took 52 s,
+    # 85 s under more load, so such a write would fail). Enrolling the leads should
     # not cost more than importing them did (1.6-3 s for 100k, issue 5): <= 3 s.
     ms = seconds * 1000
     return Result(
