@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -236,18 +237,46 @@ def enrol_leads(
         blocked = set(
             session.scalars(select(Suppression.email_key).where(Suppression.email_key.in_(keys)))
         ) | suppressed_keys(session, keys)
+        # What `sequences._enrol_in` does per lead, with the existing rows read in one query
+        # and the new ones written in one executemany: a 100,000-lead segment stays quick.
+        existing = {
+            row.lead_id: row
+            for row in session.scalars(
+                select(Enrollment).where(
+                    Enrollment.sequence_id == info.id,
+                    Enrollment.lead_id.in_([lead_id for lead_id, _key in leads]),
+                )
+            )
+        }
+        fresh: list[dict[str, object]] = []
+        when = now + timedelta(days=delay)
         for lead_id, key in leads:
             if key in blocked:
                 left_out.append(lead_id)
                 continue
-            row = session.scalar(
-                select(Enrollment).where(
-                    Enrollment.lead_id == lead_id, Enrollment.sequence_id == info.id
+            row = existing.get(lead_id)
+            if row is None:
+                fresh.append(
+                    dict(
+                        lead_id=lead_id,
+                        sequence_id=info.id,
+                        state=sequences.ACTIVE,
+                        next_step=0,
+                        next_send_at=when,
+                        round=0,
+                        enrolled_at=now,
+                        how="bulk",
+                        stopped_reason="",
+                    )
                 )
-            )
-            snapshot = _snapshot(row)
-            if sequences._enrol_in(session, lead_id, info.id, now, "bulk", delay):
-                before.append((lead_id, snapshot))
+                before.append((lead_id, None))
+            elif row.state not in (sequences.ACTIVE, sequences.PAUSED):  # restart a finished one
+                before.append((lead_id, _snapshot(row)))
+                row.state, row.next_step, row.next_send_at = sequences.ACTIVE, 0, when
+                row.round += 1
+                row.enrolled_at, row.how, row.stopped_reason = now, "bulk", ""
+        if fresh:
+            session.execute(insert(Enrollment), fresh)
     change = EnrolmentChange(info.id, info.name, True, tuple(before), tuple(left_out))
     workspace.events.publish(LeadsChanged(change.lead_ids, (), "enrolled"))
     return change
@@ -285,19 +314,39 @@ def undo_enrolment_change(workspace: Workspace, change: EnrolmentChange) -> None
     from nurturedesk.core.models import Enrollment, OutboxMessage
 
     with workspace.session() as session:
-        for lead_id, before in change.before:
-            row = session.scalar(
+        rows = {
+            row.lead_id: row
+            for row in session.scalars(
                 select(Enrollment).where(
-                    Enrollment.lead_id == lead_id, Enrollment.sequence_id == change.sequence_id
+                    Enrollment.sequence_id == change.sequence_id,
+                    Enrollment.lead_id.in_(change.lead_ids),
                 )
             )
+        }
+        created = [rows[i].id for i, before in change.before if before is None and i in rows]
+        with_mail = set(
+            session.scalars(
+                select(OutboxMessage.enrollment_id)
+                .where(OutboxMessage.enrollment_id.in_(created))
+                .distinct()
+            )
+        )
+        gone: list[int] = []
+        for lead_id, before in change.before:
+            row = rows.get(lead_id)
             if row is None:
                 continue
             if before is not None:
                 for column, value in zip(_ENROLMENT_COLUMNS, before, strict=True):
                     setattr(row, column, value)
-            elif session.scalar(select(func.count()).where(OutboxMessage.enrollment_id == row.id)):
+            elif row.id in with_mail:
                 row.state, row.stopped_reason = sequences.STOPPED, "enrolment undone"
             else:
-                session.delete(row)
+                gone.append(row.id)
+        if gone:
+            session.execute(
+                delete(Enrollment)
+                .where(Enrollment.id.in_(gone))
+                .execution_options(synchronize_session=False)
+            )
     workspace.events.publish(LeadsChanged(change.lead_ids, (), "enrolment"))

@@ -348,3 +348,67 @@ def test_moves_and_a_scoped_pass_match_the_per_lead_rules(tmp_path: Path) -> Non
     finally:
         reference.close()
         bulk.close()
+
+
+def _per_lead_bulk_enrol(workspace: Workspace, lead_ids: Sequence[int], sequence: str) -> object:
+    """`bulk.enrol_leads` as it was before it read and wrote in bulk (the reference)."""
+    from nurturedesk.core.bulk import EnrolmentChange, _snapshot
+    from nurturedesk.core.privacy import suppressed_keys
+
+    info = find_sequence(workspace, sequence)
+    now = workspace.clock.now()
+    before: list[tuple[int, tuple[object, ...] | None]] = []
+    left_out: list[int] = []
+    with workspace.session() as session:
+        delay = _first_delay(session, info.id)
+        leads = session.execute(
+            select(Lead.id, Lead.email_key).where(
+                Lead.id.in_(list(lead_ids)), Lead.deleted_at.is_(None)
+            )
+        ).all()
+        keys = {key for _id, key in leads}
+        blocked = set(
+            session.scalars(select(Suppression.email_key).where(Suppression.email_key.in_(keys)))
+        ) | suppressed_keys(session, keys)
+        for lead_id, key in leads:
+            if key in blocked:
+                left_out.append(lead_id)
+                continue
+            row = session.scalar(
+                select(Enrollment).where(
+                    Enrollment.lead_id == lead_id, Enrollment.sequence_id == info.id
+                )
+            )
+            snapshot = _snapshot(row)
+            if _enrol_in(session, lead_id, info.id, now, "bulk", delay):
+                before.append((lead_id, snapshot))
+    return EnrolmentChange(info.id, info.name, True, tuple(before), tuple(left_out))
+
+
+def test_bulk_enrol_of_a_big_selection_matches_lead_by_lead_and_undoes_exactly(
+    tmp_path: Path,
+) -> None:
+    """`bulk enrol` / `sequence enroll --segment` / Lead > Enrol in Sequence on thousands of
+    leads: the same rows and the same undo record as the per-lead code, and undo restores
+    the table exactly."""
+    from nurturedesk.core.bulk import enrol_leads, undo_enrolment_change
+
+    reference, bulk = _both(tmp_path)
+    try:
+        original = _enrolments(bulk)
+        assert original == _enrolments(reference)
+        chosen = [*range(1, TOTAL + 1, 2), 2, 2, 999_999]  # a repeat, an unknown id
+        expected = _per_lead_bulk_enrol(reference, chosen, "Default nurture track")
+        change = enrol_leads(bulk, chosen, "Default nurture track")
+        assert change == expected
+        rows = _enrolments(bulk)
+        assert rows == _enrolments(reference)
+        assert len(change.before) > 2000 and change.suppressed
+        assert any(before is not None for _lead, before in change.before)  # some restarted
+
+        undo_enrolment_change(bulk, change)
+        undo_enrolment_change(reference, expected)  # type: ignore[arg-type]
+        assert _enrolments(bulk) == _enrolments(reference) == original
+    finally:
+        reference.close()
+        bulk.close()
