@@ -34,6 +34,7 @@ def newsletter_add(ctx: Context) -> int:
         template.id,
         stage_id=stage_id,
         tag=a.tag or "",
+        segment=a.segment or "",
         recurrence=a.every,
         first_run=first,
     )
@@ -69,12 +70,15 @@ def suppress_remove(ctx: Context) -> int:
 
 
 def register(cli: CommandLine) -> None:
-    cli.group("newsletter", "broadcasts to a stage or a tag, once or recurring")
+    cli.group("newsletter", "broadcasts to a stage, a tag or a segment, once or recurring")
     p = cli.command("add", newsletter_add, "schedule a newsletter", group="newsletter")
     p.add_argument("name")
     p.add_argument("--template", required=True)
     p.add_argument("--stage")
     p.add_argument("--tag")
+    p.add_argument(
+        "--segment", metavar="NAME", help="a saved segment; its members are taken at each run"
+    )
     p.add_argument("--every", choices=list(RECURRENCES), default="once")
     p.add_argument("--at", help="first run, UTC (default: now)")
     cli.command("list", newsletter_list, "list newsletters", group="newsletter")

@@ -13,6 +13,7 @@ from nurturedesk.core.templates import find_template
 
 if TYPE_CHECKING:
     from nurturedesk.cli import CommandLine, Context
+    from nurturedesk.core.db import Workspace
 
 
 def _parse_step(ws: object, text: str) -> tuple[int, float]:
@@ -65,14 +66,40 @@ def list_(ctx: Context) -> int:
 
 def enroll(ctx: Context) -> int:
     ws = ctx.workspace()
-    lead = find_lead(ws, ctx.args.email)
+    if ctx.args.email and ctx.args.segment:
+        raise UserError("Give a lead's EMAIL or --segment NAME, not both.")
+    if not (ctx.args.email or ctx.args.segment):
+        raise UserError("Say whom to enrol: a lead's EMAIL, or --segment NAME.")
     seq = sequences.find_sequence(ws, ctx.args.sequence)
+    if ctx.args.segment:
+        return _enroll_segment(ws, ctx.args.segment, seq)
+    lead = find_lead(ws, ctx.args.email)
     if sequences.enroll(ws, [lead.id], seq.id):
         nxt = sequences.next_email(ws, lead.id)
         due = f"; first email due {nxt.due:%Y-%m-%d %H:%M} UTC" if nxt else ""
         print(f"Enrolled {lead.name} in {seq.name}{due}")
     else:
         print(f"{lead.name} is already enrolled in {seq.name}")
+    return 0
+
+
+def _enroll_segment(ws: Workspace, name: str, seq: sequences.SequenceInfo) -> int:
+    """The segment's members now (evaluated at this moment, like `bulk enrol --segment`);
+    suppressed addresses are left out and counted, running enrolments are left alone."""
+    from nurturedesk.core.bulk import enrol_leads
+    from nurturedesk.core.segments import get_segment, segment_lead_ids
+
+    segment = get_segment(ws, name)
+    members = segment_lead_ids(ws, segment.name)
+    change = enrol_leads(ws, members, seq.id)
+    already = len(members) - len(change.before) - len(change.suppressed)
+    text = f"Enrolled {len(change.before)} of {len(members)} leads in segment {segment.name!r}"
+    text += f" in {seq.name}"
+    if already:
+        text += f"; {already} already enrolled"
+    if change.suppressed:
+        text += f"; {len(change.suppressed)} left out (on the suppression list)"
+    print(text)
     return 0
 
 
@@ -105,9 +132,12 @@ def register(cli: CommandLine) -> None:
     p.add_argument("--tag", help="leads with this tag are enrolled")
     p = cli.command("list", list_, "list sequences", group="sequence")
     p.add_argument("--json", action="store_true")
-    p = cli.command("enroll", enroll, "enrol a lead in a sequence", group="sequence")
-    p.add_argument("email")
+    p = cli.command(
+        "enroll", enroll, "enrol a lead, or a segment's leads, in a sequence", group="sequence"
+    )
+    p.add_argument("email", nargs="?", help="the lead's address (or use --segment)")
     p.add_argument("sequence")
+    p.add_argument("--segment", metavar="NAME", help="enrol every lead in this saved segment")
     p = cli.command("enrolments", enrolments, "list enrolments", group="sequence")
     p.add_argument("--lead", help="only this lead's (email)")
     p.add_argument("--json", action="store_true")

@@ -55,10 +55,6 @@ def load_password(user: str, host: str) -> str:
         password = keyring.get_password(SERVICE, _account(user, host))
     except keyring.errors.KeyringError as exc:
         raise _keyring_problem(exc, "read") from None
-    if password is not None:
-        from nurturedesk.logs import register_secret  # masked in every log record from now on
-
-        register_secret(password)
     if password is None:
         raise CredentialsError(
             f"No SMTP password stored for {user} on {host}; set it with `nurturedesk smtp "

@@ -221,4 +221,7 @@ def populate_demo(workspace: Workspace, leads: int = 300, seed: int = 7) -> int:
     from nurturedesk.core.nurture_defaults import use_demo_mail  # issue 3: .eml, no credentials
 
     use_demo_mail(workspace)
+    from nurturedesk.core.sequences import apply_enrolment_rules
+
+    apply_enrolment_rules(workspace)  # demo leads in Nurturing/Recycled are on their tracks
     return leads

@@ -18,7 +18,7 @@ from sqlalchemy import exists, func, select
 
 from nurturedesk.core import sender_lock
 from nurturedesk.core.db import Workspace
-from nurturedesk.core.errors import NotFoundError, StorageError, ValidationError
+from nurturedesk.core.errors import NotFoundError, StorageError, UserError, ValidationError
 from nurturedesk.core.mailconfig import MailConfig, load_config
 from nurturedesk.core.mailer import SetupError, Transport, make_transport
 from nurturedesk.core.models import (
@@ -40,6 +40,7 @@ from nurturedesk.core.outbox import (
     remaining_quota,
     sent_since,
 )
+from nurturedesk.core.segments import SegmentInfo, get_segment, info_clause
 from nurturedesk.core.sequences import (
     QueueReport,
     apply_enrolment_rules,
@@ -227,15 +228,21 @@ def schedule_newsletter(
     *,
     stage_id: int | None = None,
     tag: str = "",
+    segment: str = "",
     recurrence: str = "once",
     first_run: datetime | None = None,
 ) -> int:
+    """A newsletter to the leads in `stage_id`, with `tag` and in `segment` (those given).
+    The segment's members are evaluated when the newsletter runs, not now."""
     if recurrence not in RECURRENCES:
         raise ValidationError("recurrence", "Recurrence must be once, monthly or quarterly.")
-    if stage_id is None and not clean_text(tag):
-        raise ValidationError("audience", "Choose a stage or a tag to send the newsletter to.")
+    if stage_id is None and not clean_text(tag) and not clean_text(segment):
+        raise ValidationError(
+            "audience", "Choose a stage, a tag or a segment to send the newsletter to."
+        )
     if not clean_text(name):
         raise ValidationError("name", "A newsletter needs a name.")
+    segment_name = get_segment(workspace, segment).name if clean_text(segment) else ""
     with workspace.session() as session:
         if session.get(EmailTemplate, template_id) is None:
             raise NotFoundError(f"No template #{template_id}.")
@@ -246,6 +253,7 @@ def schedule_newsletter(
             template_id=template_id,
             stage_id=stage_id,
             tag=clean_text(tag, 80),
+            segment=segment_name,
             recurrence=recurrence,
             next_run_at=first_run or workspace.clock.now(),
             runs=0,
@@ -272,9 +280,15 @@ def list_newsletters(workspace: Workspace) -> list[NewsletterInfo]:
         for n in session.scalars(select(Newsletter).order_by(Newsletter.name)):
             template = session.get(EmailTemplate, n.template_id)
             stage = session.get(Stage, n.stage_id) if n.stage_id is not None else None
+            held = n.segment and _find_segment(workspace, n.segment) is None
             audience = " + ".join(
                 x
-                for x in (f"stage {stage.name}" if stage else "", f"tag {n.tag}" if n.tag else "")
+                for x in (
+                    f"stage {stage.name}" if stage else "",
+                    f"tag {n.tag}" if n.tag else "",
+                    f"segment {n.segment}" if n.segment else "",
+                    "(segment deleted: held)" if held else "",
+                )
                 if x
             )
             result.append(
@@ -307,6 +321,19 @@ def run_newsletters(workspace: Workspace, cfg: MailConfig) -> int:
         assets = asset_links(workspace)
         for letter in due:
             template = session.get(EmailTemplate, letter.template_id)
+            audience = None
+            if letter.segment:
+                # Never guess a wider audience: if the segment is gone (or its rules no longer
+                # read), the run waits until it is back (a deleted segment's undo saves it
+                # under the same name) and the newsletter list says it is held.
+                info = _find_segment(workspace, letter.segment)
+                try:
+                    if info is None:
+                        raise NotFoundError(f"segment {letter.segment!r} no longer exists")
+                    audience = info_clause(info, now)  # its members as of this run
+                except UserError as exc:
+                    _warn_once(workspace, letter.id, f"newsletter {letter.name!r} held: {exc}")
+                    continue
             query = select(Lead).where(
                 Lead.deleted_at.is_(None),
                 ~exists().where(Suppression.email_key == Lead.email_key),
@@ -321,6 +348,8 @@ def run_newsletters(workspace: Workspace, cfg: MailConfig) -> int:
                         func.lower(Tag.name) == letter.tag.casefold(),
                     )
                 )
+            if audience is not None:
+                query = query.where(audience)
             if template is not None:
                 for lead in session.scalars(query):
                     new_outbox_row(session, cfg, lead, template, assets, now, kind="newsletter")
@@ -329,6 +358,25 @@ def run_newsletters(workspace: Workspace, cfg: MailConfig) -> int:
             months = RECURRENCES.get(letter.recurrence)
             letter.next_run_at = _add_months(letter.next_run_at or now, months) if months else None
     return queued
+
+
+def _find_segment(workspace: Workspace, name: str) -> SegmentInfo | None:
+    """The segment named `name` (any case), or None if it was deleted since."""
+    try:
+        return get_segment(workspace, name)
+    except NotFoundError:
+        return None
+
+
+_warned: set[tuple[str, int]] = set()
+
+
+def _warn_once(workspace: Workspace, newsletter_id: int, text: str) -> None:
+    """A held newsletter is looked at every tick: say so once per process, not every 30 s."""
+    key = (workspace.url, newsletter_id)
+    if key not in _warned:
+        _warned.add(key)
+        log.warning("%s", text)
 
 
 # --- what the status bar shows ------------------------------------------------------------

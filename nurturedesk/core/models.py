@@ -321,7 +321,8 @@ class UnsubscribeToken(Base):
 
 
 class Newsletter(Base):
-    """A broadcast from a template to a stage or a tag: once, monthly or quarterly."""
+    """A broadcast from a template to a stage, a tag and/or a segment: once, monthly or
+    quarterly (all the audience criteria given must hold)."""
 
     __tablename__ = "newsletters"
 
@@ -332,6 +333,9 @@ class Newsletter(Base):
         ForeignKey("stages.id", ondelete="SET NULL"), nullable=True
     )
     tag: Mapped[str] = mapped_column(String(80), default="")
+    # A saved segment's name (issue 5), "" for none. By name, like `tag`: members are evaluated
+    # at each run, and a segment deleted then saved again (its undo) is the same audience.
+    segment: Mapped[str] = mapped_column(String(80), default="", server_default="")
     recurrence: Mapped[str] = mapped_column(String(12), default="once")  # once|monthly|quarterly
     next_run_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     runs: Mapped[int] = mapped_column(Integer, default=0)

@@ -22,9 +22,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from email.utils import make_msgid
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import String, cast, exists, func, or_, select, true, update
+from sqlalchemy import (
+    DateTime,
+    Select,
+    String,
+    and_,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session, lazyload
 
 from nurturedesk.core.db import Workspace
@@ -411,12 +426,52 @@ def next_email(workspace: Workspace, lead_id: int) -> NextEmail | None:
     return NextEmail(first.next_template, first.sequence_name, first.next_send_at)
 
 
+def next_emails(workspace: Workspace, lead_ids: Sequence[int]) -> dict[int, NextEmail]:
+    """The next nurture email of each of these leads (those with one), in one query: the
+    board asks for a page of cards at a time."""
+    if not lead_ids:
+        return {}
+    query = (
+        select(
+            Enrollment.lead_id, Enrollment.next_send_at, EmailTemplate.name, NurtureSequence.name
+        )
+        .join(NurtureSequence, NurtureSequence.id == Enrollment.sequence_id)
+        .join(
+            SequenceStep,
+            and_(
+                SequenceStep.sequence_id == Enrollment.sequence_id,
+                SequenceStep.position == Enrollment.next_step,
+            ),
+        )
+        .join(EmailTemplate, EmailTemplate.id == SequenceStep.template_id)
+        .where(
+            Enrollment.lead_id.in_(list(lead_ids)),
+            Enrollment.state == ACTIVE,
+            Enrollment.next_send_at.is_not(None),
+        )
+        .order_by(Enrollment.next_send_at.desc())
+    )
+    with workspace.session() as session:
+        # Ordered latest first, so each lead keeps its soonest email.
+        return {
+            lead_id: NextEmail(template, sequence, due)
+            for lead_id, due, template, sequence in session.execute(query)
+            if due is not None
+        }
+
+
 # --- rules: enrol on entering a stage, or on carrying a tag -------------------------------
 
 
 def apply_enrolment_rules(workspace: Workspace, lead_ids: Sequence[int] | None = None) -> int:
     """Enrol leads the stage/tag rules say should be enrolled; end stage enrolments of leads
-    that left the stage. Idempotent. Returns how many enrolments were started."""
+    that left the stage. Idempotent. Returns how many enrolments were started.
+
+    Set-based: per rule, one UPDATE restarts finished enrolments and one INSERT ... SELECT
+    adds the new ones, so 100,000 leads imported into an enrolling stage cost one statement,
+    not 100,000 round trips (this runs on the scheduler's tick, inside a write transaction).
+    The rows are the ones `_enrol_in` writes: first step due `delay` days after now (the send
+    window and the frequency cap are applied when the step is queued, in `_queue`)."""
     now = workspace.clock.now()
     started = 0
     with workspace.session() as session:
@@ -446,19 +501,16 @@ def apply_enrolment_rules(workspace: Workspace, lead_ids: Sequence[int] | None =
                 Enrollment.sequence_id == rule.sequence_id,
                 or_(Enrollment.enrolled_at >= Lead.stage_entered_at, Enrollment.state == ACTIVE),
             )
-            candidates = session.scalars(
-                select(Lead.id).where(
-                    only,
-                    Lead.stage_id == rule.stage_id,
-                    Lead.deleted_at.is_(None),
-                    ~since_entry,
-                    ~suppressed,
-                )
-            ).all()
-            for lead_id in candidates:
-                started += _enrol_in(
-                    session, lead_id, rule.sequence_id, now, f"stage:{rule.stage_id}", delay
-                )
+            candidates = select(Lead.id).where(
+                only,
+                Lead.stage_id == rule.stage_id,
+                Lead.deleted_at.is_(None),
+                ~since_entry,
+                ~suppressed,
+            )
+            started += _enrol_set(
+                session, candidates, rule.sequence_id, now, f"stage:{rule.stage_id}", delay
+            )
         for seq in session.scalars(
             select(NurtureSequence).where(NurtureSequence.enroll_tag != "")
         ).all():
@@ -472,11 +524,73 @@ def apply_enrolment_rules(workspace: Workspace, lead_ids: Sequence[int] | None =
                 lead_tags.c.tag_id == Tag.id,
                 func.lower(Tag.name) == seq.enroll_tag.casefold(),
             )
-            for lead_id in session.scalars(
-                select(Lead.id).where(only, Lead.deleted_at.is_(None), tagged, ~ever, ~suppressed)
-            ).all():
-                started += _enrol_in(session, lead_id, seq.id, now, f"tag:{seq.enroll_tag}", delay)
+            candidates = select(Lead.id).where(
+                only, Lead.deleted_at.is_(None), tagged, ~ever, ~suppressed
+            )
+            started += _enrol_set(session, candidates, seq.id, now, f"tag:{seq.enroll_tag}", delay)
+    if started:  # the board shows each card's next email: let it know
+        workspace.events.publish(LeadsChanged(tuple(lead_ids or ()), (), "enrolled"))
     return started
+
+
+def _enrol_set(
+    session: Session,
+    candidates: Select[Any],
+    sequence_id: int,
+    now: datetime,
+    how: str,
+    delay: float,
+) -> int:
+    """`_enrol_in` for every lead `candidates` selects, in two statements: restart the
+    finished enrolments (a running or paused one is left alone), insert the missing ones.
+    The candidate set is computed once per statement, before its first row is written."""
+    when = now + timedelta(days=delay)
+    restarted = session.execute(
+        update(Enrollment)
+        .where(
+            Enrollment.sequence_id == sequence_id,
+            Enrollment.state.not_in((ACTIVE, PAUSED)),
+            Enrollment.lead_id.in_(candidates),
+        )
+        .values(
+            state=ACTIVE,
+            next_step=0,
+            next_send_at=when,
+            round=Enrollment.round + 1,
+            enrolled_at=now,
+            how=how,
+            stopped_reason="",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    already = exists().where(Enrollment.lead_id == Lead.id, Enrollment.sequence_id == sequence_id)
+    fresh = candidates.where(~already).add_columns(
+        literal(sequence_id),
+        literal(ACTIVE),
+        literal(0),
+        literal(when, DateTime()),
+        literal(0),
+        literal(now, DateTime()),
+        literal(how),
+        literal(""),
+    )
+    inserted = session.execute(
+        insert(Enrollment).from_select(
+            [
+                Enrollment.lead_id,
+                Enrollment.sequence_id,
+                Enrollment.state,
+                Enrollment.next_step,
+                Enrollment.next_send_at,
+                Enrollment.round,
+                Enrollment.enrolled_at,
+                Enrollment.how,
+                Enrollment.stopped_reason,
+            ],
+            fresh,
+        )
+    )
+    return int(restarted.rowcount or 0) + int(inserted.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def watch_leads(workspace: Workspace) -> None:

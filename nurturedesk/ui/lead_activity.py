@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QUndoCommand
+from PySide6.QtGui import QKeyEvent, QUndoCommand
 from PySide6.QtWidgets import (
     QBoxLayout,
     QComboBox,
@@ -36,6 +36,15 @@ from nurturedesk.ui.scoring_commands import log_for
 # The activities a user logs most, one click each; the rest are in the combo.
 QUICK_TYPES = ("call", "meeting", "webinar_attended", "whitepaper_downloaded", "site_visit", "note")
 NO_ANSWER = "—"
+
+
+class _NoteEdit(QLineEdit):
+    """Enter logs the note; it must not also press the editor's default button (Save)."""
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        super().keyPressEvent(event)
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            event.accept()
 
 
 class LeadActivityPanel(QWidget):
@@ -82,7 +91,7 @@ class LeadActivityPanel(QWidget):
         self.type_combo.setObjectName("logType")
         for type_, label in INTERACTION_TYPES.items():
             self.type_combo.addItem(label, type_)
-        self.note = QLineEdit()
+        self.note = _NoteEdit()
         self.note.setObjectName("logNote")
         self.note.setPlaceholderText("Note (optional), e.g. webinar: pricing deep-dive")
         log_button = QPushButton("&Log")
@@ -200,7 +209,11 @@ class LeadActivityPanel(QWidget):
     def on_leads_changed(self, event: LeadsChanged) -> None:
         """Another part of the app (a bulk log, the scheduler, a notice) changed this lead."""
         if self.lead_id in event.lead_ids or not event.lead_ids:
-            self.refresh()
+            try:
+                self.refresh()
+            except UserError as exc:  # erased meanwhile ("forget"), or the disk refused
+                self.summary.setText(str(exc))
+                self.setEnabled(False)
 
     def refresh(self) -> None:
         ledger = scoring.explain(self.workspace, self.lead_id)  # brings the score up to date
@@ -238,18 +251,25 @@ class LeadActivityPanel(QWidget):
         if handoff is None:
             self.handoff_state.setText("Not released to sales yet.")
         else:
-            text = {
-                "pending": f"Waiting for sales{f' ({handoff.owner})' if handoff.owner else ''}: "
-                f"follow up by {handoff.due_at:%Y-%m-%d %H:%M} UTC"
-                + (" — OVERDUE" if handoff.overdue else ""),
-                "accepted": f"With sales since {handoff.decided_at:%Y-%m-%d}",
-                "rejected": f"Rejected: {handoff.reason}. Back into nurturing on "
-                f"{handoff.recycle_at:%Y-%m-%d}",
-                "recycled": f"Recycled after rejection ({handoff.reason})",
-            }.get(handoff.state, handoff.state)
-            self.handoff_state.setText(text)
+            self.handoff_state.setText(handoff_text(handoff))
         self.accept_button.setEnabled(pending)
         self.reject_button.setEnabled(pending)
+
+
+def handoff_text(handoff: release.HandoffInfo) -> str:
+    if handoff.state == "pending":
+        owner = f" ({handoff.owner})" if handoff.owner else ""
+        late = " — OVERDUE" if handoff.overdue else ""
+        return f"Waiting for sales{owner}: follow up by {handoff.due_at:%Y-%m-%d %H:%M} UTC{late}"
+    decided = f"{handoff.decided_at:%Y-%m-%d}" if handoff.decided_at else "?"
+    if handoff.state == "accepted":
+        return f"With sales since {decided}"
+    if handoff.state == "rejected":
+        back = f"{handoff.recycle_at:%Y-%m-%d}" if handoff.recycle_at else "later"
+        return f"Rejected on {decided}: {handoff.reason}. Back into nurturing on {back}"
+    if handoff.state == "recycled":
+        return f"Recycled after rejection ({handoff.reason})"
+    return handoff.state
 
 
 def attach_to_editor(

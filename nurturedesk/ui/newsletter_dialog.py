@@ -1,10 +1,11 @@
-"""Newsletters: a broadcast from a template to a stage or a tag, once, monthly or quarterly."""
+"""Newsletters: a broadcast from a template to a stage, a tag and/or a saved segment, once,
+monthly or quarterly. A segment's members are taken when the newsletter runs."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from PySide6.QtCore import QDateTime
+from PySide6.QtCore import QDateTime, Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QDateTimeEdit,
@@ -22,9 +23,12 @@ from PySide6.QtWidgets import (
 from nurturedesk.core.db import Workspace
 from nurturedesk.core.dispatch import RECURRENCES, list_newsletters, schedule_newsletter
 from nurturedesk.core.errors import UserError
+from nurturedesk.core.segments import count_segment, list_segments
 from nurturedesk.core.stages import list_stages
 from nurturedesk.core.templates import list_templates
 from nurturedesk.ui.worker import named
+
+ToolTipRole = Qt.ItemDataRole.ToolTipRole
 
 
 class NewsletterDialog(QDialog):
@@ -48,6 +52,13 @@ class NewsletterDialog(QDialog):
             self.stage.addItem(s.name, s.id)
         self.stage.setCurrentIndex(max(0, self.stage.findText("Newsletter")))
         self.tag = named(QLineEdit(), "tag")
+        self.segment = named(QComboBox(), "segment")
+        self.segment.addItem("(no segment)", "")
+        for seg in list_segments(workspace):
+            self.segment.addItem(seg.name, seg.name)
+            self.segment.setItemData(self.segment.count() - 1, seg.description, ToolTipRole)
+        self.segment_count = named(QLabel(), "segmentCount")
+        self.segment.currentIndexChanged.connect(self.segment_chosen)
         self.recurrence = named(QComboBox(), "recurrence")
         self.recurrence.addItems(list(RECURRENCES))
         self.first_run = named(QDateTimeEdit(QDateTime.currentDateTimeUtc()), "firstRun")
@@ -62,6 +73,8 @@ class NewsletterDialog(QDialog):
             ("Template", self.template),
             ("Stage", self.stage),
             ("And tag", self.tag),
+            ("And segment", self.segment),
+            ("", self.segment_count),
             ("Repeats", self.recurrence),
             ("First run", self.first_run),
         ):
@@ -82,6 +95,23 @@ class NewsletterDialog(QDialog):
             for col, text in enumerate((n.name, n.audience, n.recurrence, when, str(n.runs))):
                 self.table.setItem(row, col, QTableWidgetItem(text))
 
+    def segment_chosen(self) -> None:
+        """A segment usually says who it is for (it can name a stage itself): choosing one
+        clears the default stage, and the label says how many leads it holds right now."""
+        name = str(self.segment.currentData() or "")
+        if not name:
+            self.segment_count.clear()
+            return
+        self.stage.setCurrentIndex(0)  # (any stage); the user can still narrow it again
+        try:
+            count = count_segment(self.workspace, name)
+        except UserError as exc:
+            self.segment_count.setText(str(exc))
+            return
+        self.segment_count.setText(
+            f"{count:,} lead{'s' if count != 1 else ''} in it now; taken again at each run"
+        )
+
     def schedule(self) -> bool:
         first = self.first_run.dateTime().toSecsSinceEpoch()
         try:
@@ -91,6 +121,7 @@ class NewsletterDialog(QDialog):
                 int(self.template.currentData()),
                 stage_id=self.stage.currentData(),
                 tag=self.tag.text(),
+                segment=str(self.segment.currentData() or ""),
                 recurrence=self.recurrence.currentText(),
                 first_run=datetime.fromtimestamp(first, UTC).replace(tzinfo=None),
             )

@@ -80,6 +80,13 @@ def test_sort_column_by_score(window: MainWindow, workspace: Workspace) -> None:
     assert [column.model.card(r).score for r in range(4)] == [60, 40, 20, 0]
     window.scoring.sort_action.trigger()
     assert column.model.lead_ids() == ids
+    # One column only (right-click its title), and it survives a rebuild of the board.
+    assert column.title.contextMenuPolicy() == Qt.ContextMenuPolicy.CustomContextMenu
+    window.board.set_sort_by_score(True, column.model.stage.id)
+    window.board.rebuild()
+    column = window.board.columns[0]
+    assert [column.model.card(r).score for r in range(4)] == [60, 40, 20, 0]
+    assert not window.board.columns[1].model.sort_by_score
 
 
 def test_one_click_log_updates_ledger_and_undo(
@@ -166,3 +173,50 @@ def test_without_a_notification_service_a_banner_opens_the_lead(
     qtbot.mouseClick(banner.open_button, Qt.MouseButton.LeftButton)
     assert opened == [lead_id]
     assert not banner.isVisible()
+
+
+def test_hand_off_tab_for_a_released_lead(
+    window: MainWindow, workspace: Workspace, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtWidgets import QInputDialog
+
+    lead_id = add(workspace, "jane@acme.example.com")
+    other_id = add(workspace, "john@acme.example.com", first="John")
+    for _ in range(4):
+        interactions.log_interactions(workspace, [lead_id, other_id], "meeting")
+    panel = LeadActivityPanel(workspace, lead_id, window.undo_stack.push, window.show_error)
+    qtbot.addWidget(panel)
+    assert panel.handoff_state.text().startswith("Waiting for sales: follow up by ")
+    assert "sales-ready" in panel.summary.text()
+    qtbot.mouseClick(panel.accept_button, Qt.MouseButton.LeftButton)
+    assert panel.handoff_state.text().startswith("With sales since ")
+    assert not panel.accept_button.isEnabled()
+    assert leads.get_lead(workspace, lead_id).stage_name == "With sales"
+
+    other = LeadActivityPanel(workspace, other_id, window.undo_stack.push, window.show_error)
+    qtbot.addWidget(other)
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("no budget", True))
+    qtbot.mouseClick(other.reject_button, Qt.MouseButton.LeftButton)
+    assert "Rejected on" in other.handoff_state.text()
+    assert "no budget. Back into nurturing on" in other.handoff_state.text()
+    assert leads.get_lead(workspace, other_id).stage_name == "Recycled"
+
+
+def test_enter_in_the_note_logs_without_closing_the_editor(
+    window: MainWindow, workspace: Workspace, qtbot: QtBot
+) -> None:
+    from nurturedesk.ui.lead_editor import LeadEditor
+
+    lead_id = add(workspace, "jane@acme.example.com")
+    editor = LeadEditor(lambda data, stage: None, leads.get_lead(workspace, lead_id), parent=window)
+    qtbot.addWidget(editor)
+    window.scoring.attach_to_editor(editor, lead_id)
+    panel = editor.property("activityPanel")
+    editor.show()
+    panel.type_combo.setCurrentIndex(panel.type_combo.findData("call"))
+    panel.note.setFocus()
+    qtbot.keyClicks(panel.note, "asked for pricing")
+    qtbot.keyClick(panel.note, Qt.Key.Key_Return)
+    assert editor.isVisible() and editor.result() == 0
+    assert [i.note for i in interactions.timeline(workspace, lead_id)] == ["asked for pricing"]
+    editor.reject()

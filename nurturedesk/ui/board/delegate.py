@@ -22,6 +22,7 @@ STALE_COLOUR = QColor("#e65100")
 TEXT = QColor("#263238")
 MUTED = QColor("#607d8b")
 CHIP = QColor("#e8eaf0")
+NEXT_EMAIL = QColor("#00796b")
 BADGE = QColor("#1565c0")
 BADGE_ZERO = QColor("#b0bec5")
 WHITE = QColor("#ffffff")
@@ -125,7 +126,19 @@ class CardDelegate(QStyledItemDelegate):
         painter.setPen(TEXT)
         elided = f.bold_m.elidedText(name, Qt.TextElideMode.ElideRight, int(name_rect.width()))
         painter.drawText(name_rect, LEFT, elided)
+        # Company, and on the right of that line the next nurture email, if one is due.
         company_rect = QRectF(left, name_rect.bottom() + 2, right - left, f.body_m.height())
+        next_email = index.data(CardRole.NextEmailLabel) or ""
+        if next_email:
+            painter.setFont(f.small)
+            painter.setPen(NEXT_EMAIL)
+            next_w = f.small_m.horizontalAdvance(next_email)
+            painter.drawText(
+                QRectF(right - next_w, company_rect.top(), next_w, company_rect.height()),
+                RIGHT,
+                next_email,
+            )
+            company_rect.setRight(right - next_w - 8)
         company = f.body_m.elidedText(
             index.data(CardRole.Company) or "—",
             Qt.TextElideMode.ElideRight,

@@ -25,8 +25,10 @@ from nurturedesk.core import leads as lead_service
 from nurturedesk.core.db import Workspace
 from nurturedesk.core.leads import LeadCard, LeadFilter
 from nurturedesk.core.release import Badges
+from nurturedesk.core.sequences import NextEmail, next_emails
 from nurturedesk.core.stages import StageInfo
 from nurturedesk.ui.board.scoring import accessible_text, fetch_page, load_badges
+from nurturedesk.ui.timefmt import long_due, short_due
 
 LEAD_IDS_MIME = "application/x-nurturedesk-lead-ids"
 PAGE_SIZE = 40  # a screenful or two; fetchMore brings the rest as the user scrolls
@@ -46,6 +48,8 @@ class CardRole(IntEnum):
     StageColour = Qt.ItemDataRole.UserRole + 8
     Badges = Qt.ItemDataRole.UserRole + 9  # release.Badges: grade, sales-ready, overdue
     Grade = Qt.ItemDataRole.UserRole + 10
+    NextEmail = Qt.ItemDataRole.UserRole + 11  # sequences.NextEmail: template, sequence, due
+    NextEmailLabel = Qt.ItemDataRole.UserRole + 12  # "✉ Tue 09:00", or "" with none due
 
 
 def encode_lead_ids(ids: Sequence[int]) -> QMimeData:
@@ -84,6 +88,7 @@ class StageColumnModel(QAbstractListModel):
         self.total = 0
         self._cards: list[LeadCard] = []
         self._badges: dict[int, Badges] = {}
+        self._next_email: dict[int, NextEmail] = {}
         self.sort_by_score = False  # highest score first instead of the board's order
         self.drop_handler: DropHandler | None = None
         self._fetching = False
@@ -102,8 +107,18 @@ class StageColumnModel(QAbstractListModel):
             if want
             else []
         )
-        self._badges = load_badges(self.workspace, self._cards)
+        self._badges, self._next_email = {}, {}
+        self._remember_extras(self._cards)
         self.endResetModel()
+
+    def _remember_extras(
+        self, cards: Sequence[LeadCard], badges: dict[int, Badges] | None = None
+    ) -> None:
+        """Load what the cards show beside their own fields: markers and the next email."""
+        if badges is None:
+            badges = load_badges(self.workspace, cards)
+        self._badges.update({c.id: badges[c.id] for c in cards if c.id in badges})
+        self._next_email.update(next_emails(self.workspace, [c.id for c in cards]))
 
     def set_cards(
         self,
@@ -117,10 +132,8 @@ class StageColumnModel(QAbstractListModel):
         self.filter = flt
         self.total = total
         self._cards = list(cards)
-        if badges is None:
-            self._badges = load_badges(self.workspace, self._cards)
-        else:
-            self._badges = {c.id: badges[c.id] for c in self._cards if c.id in badges}
+        self._badges, self._next_email = {}, {}
+        self._remember_extras(self._cards, badges)
         self.endResetModel()
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
@@ -146,7 +159,7 @@ class StageColumnModel(QAbstractListModel):
             return
         self.beginInsertRows(QModelIndex(), len(self._cards), len(self._cards) + len(page) - 1)
         self._cards.extend(page)
-        self._badges.update(load_badges(self.workspace, page))
+        self._remember_extras(page)
         self.endInsertRows()
 
     def refresh_cards(self, lead_ids: Sequence[int]) -> None:
@@ -155,7 +168,9 @@ class StageColumnModel(QAbstractListModel):
         if not rows:
             return
         fresh = lead_service.cards_by_id(self.workspace, list(rows))
-        self._badges.update(load_badges(self.workspace, list(fresh.values())))
+        for lead_id in rows:
+            self._next_email.pop(lead_id, None)
+        self._remember_extras(list(fresh.values()))
         for lead_id, row in rows.items():
             if lead_id in fresh and fresh[lead_id].stage_id == self.stage.id:
                 self._cards[row] = fresh[lead_id]
@@ -189,7 +204,14 @@ class StageColumnModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return card.name
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{card.name} <{card.email}>" + (f"\n{card.company}" if card.company else "")
+            tip = f"{card.name} <{card.email}>" + (f"\n{card.company}" if card.company else "")
+            upcoming = self._next_email.get(card.id)
+            if upcoming is not None:
+                tip += (
+                    f"\nNext email: {upcoming.template} ({upcoming.sequence}), "
+                    f"{long_due(upcoming.due)}"
+                )
+            return tip
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return accessible_text(card, self._badges.get(card.id))
         if role == CardRole.Card:
@@ -210,6 +232,13 @@ class StageColumnModel(QAbstractListModel):
             return self.stage.colour
         if role == CardRole.Badges:
             return self._badges.get(card.id)
+        if role == CardRole.NextEmail:
+            return self._next_email.get(card.id)
+        if role == CardRole.NextEmailLabel:
+            upcoming = self._next_email.get(card.id)
+            if upcoming is None:
+                return ""
+            return "✉ " + short_due(upcoming.due, self.workspace.clock.now())
         if role == CardRole.Grade:
             badges = self._badges.get(card.id)
             return badges.grade if badges else ""

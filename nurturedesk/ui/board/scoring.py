@@ -5,9 +5,11 @@ and how the card delegate paints them. Kept apart so the board's own modules onl
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QPoint, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath
+from PySide6.QtWidgets import QMenu, QWidget
 
 from nurturedesk.core import leads as lead_service
 from nurturedesk.core import release, scoring
@@ -45,16 +47,18 @@ def scored_board(
     board: lead_service.BoardSlice,
     flt: LeadFilter,
     rows: dict[int, int],
-    by_score: bool,
+    sorted_stages: set[int],
 ) -> tuple[dict[int, list[LeadCard]], dict[int, release.Badges]]:
-    """The board's first pages (re-read by score when the columns are sorted by score) and
-    the markers of every card on them, in one query."""
-    cards = board.cards
-    if by_score:
-        cards = {
-            stage_id: fetch_page(workspace, stage_id, flt, None, rows[stage_id], True)
-            for stage_id in board.cards
-        }
+    """The board's first pages (columns sorted by score re-read in that order) and the
+    markers of every card on them, in one query."""
+    cards = {
+        stage_id: (
+            fetch_page(workspace, stage_id, flt, None, rows[stage_id], True)
+            if stage_id in sorted_stages
+            else page
+        )
+        for stage_id, page in board.cards.items()
+    }
     every = [card for page in cards.values() for card in page]
     return cards, load_badges(workspace, every)
 
@@ -119,3 +123,26 @@ def accessible_text(card: LeadCard, badges: release.Badges | None) -> str:
         elif badges.sales_ready:
             text += ", sales-ready"
     return text
+
+
+class _SortsByScore(Protocol):
+    sorted_stages: set[int]
+
+    def set_sort_by_score(self, on: bool, stage_id: int | None = None) -> None: ...
+
+
+def attach_sort_menu(board: _SortsByScore, title: QWidget, stage_id: int) -> None:
+    """Right-click a column's title: sort that column by score (or back to board order)."""
+    title.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+    title.setToolTip("Right-click to sort this column by score")
+
+    def show_menu(pos: QPoint) -> None:
+        menu = QMenu(title)
+        action = menu.addAction("Sort by &Score")
+        action.setCheckable(True)
+        action.setChecked(stage_id in board.sorted_stages)
+        action.toggled.connect(lambda on: board.set_sort_by_score(on, stage_id))
+        menu.exec(title.mapToGlobal(pos))
+        menu.deleteLater()
+
+    title.customContextMenuRequested.connect(show_menu)

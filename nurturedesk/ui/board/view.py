@@ -25,7 +25,7 @@ from nurturedesk.core.release import SCORED
 from nurturedesk.core.stages import StageInfo, list_stages
 from nurturedesk.ui.board.delegate import CardDelegate
 from nurturedesk.ui.board.model import DropHandler, StageColumnModel
-from nurturedesk.ui.board.scoring import scored_board
+from nurturedesk.ui.board.scoring import attach_sort_menu, scored_board
 
 COLUMN_WIDTH = 260
 BOARD_STYLE = """
@@ -119,7 +119,7 @@ class BoardWidget(QScrollArea):
         self.drop_handler = drop_handler
         self.stale_days = stale_days
         self.filter = LeadFilter()
-        self.sort_by_score = False
+        self.sorted_stages: set[int] = set()  # columns sorted by score instead of board order
         self.columns: list[StageColumn] = []
         self._pending_stages: set[int] | None = set()
         self._pending_edits: set[int] = set()
@@ -156,8 +156,9 @@ class BoardWidget(QScrollArea):
     def _make_column(self, stage: StageInfo) -> StageColumn:
         model = StageColumnModel(self.workspace, stage, stale_days=self.stale_days, parent=self)
         model.drop_handler = self.drop_handler
-        model.sort_by_score = self.sort_by_score
+        model.sort_by_score = stage.id in self.sorted_stages
         column = StageColumn(model, self._inner)
+        attach_sort_menu(self, column.title, stage.id)
         column.view.doubleClicked.connect(
             lambda index, m=model: self.leadActivated.emit(m.card(index.row()).id)
         )
@@ -188,7 +189,7 @@ class BoardWidget(QScrollArea):
         board = lead_service.load_board(
             self.workspace, self.filter, rows, count_all=stage_ids is None
         )
-        cards, badges = scored_board(self.workspace, board, self.filter, rows, self.sort_by_score)
+        cards, badges = scored_board(self.workspace, board, self.filter, rows, self.sorted_stages)
         for column in wanted:
             model = column.model
             selected = self._selected_in(column)
@@ -203,11 +204,17 @@ class BoardWidget(QScrollArea):
             column.update_header()
         self.refreshed.emit()
 
-    def set_sort_by_score(self, on: bool) -> None:
-        self.sort_by_score = on
+    @property
+    def sort_by_score(self) -> bool:
+        return bool(self.sorted_stages)
+
+    def set_sort_by_score(self, on: bool, stage_id: int | None = None) -> None:
+        """Sort one column (or every column) by score, highest first; off: board order."""
+        ids = {c.model.stage.id for c in self.columns} if stage_id is None else {stage_id}
+        self.sorted_stages = (self.sorted_stages | ids) if on else (self.sorted_stages - ids)
         for column in self.columns:
-            column.model.sort_by_score = on
-        self.reload(keep_rows=True)
+            column.model.sort_by_score = column.model.stage.id in self.sorted_stages
+        self.reload(ids if stage_id is not None else None, keep_rows=True)
 
     def on_leads_changed(self, event: LeadsChanged) -> None:
         """Note what changed; refresh once when control returns to the event loop, so a burst

@@ -166,6 +166,8 @@ def upgrade() -> None:
             "stage_id", sa.Integer, sa.ForeignKey("stages.id", ondelete="SET NULL"), nullable=True
         ),
         sa.Column("tag", sa.String(80), nullable=False),
+        # A segment's name (segments live in 0004_import): no foreign key, matched by name.
+        sa.Column("segment", sa.String(80), nullable=False, server_default=""),
         sa.Column("recurrence", sa.String(12), nullable=False),
         sa.Column("next_run_at", sa.DateTime, nullable=True),
         sa.Column("runs", sa.Integer, nullable=False),
