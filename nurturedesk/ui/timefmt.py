@@ -11,9 +11,9 @@ def local(when_utc: datetime) -> datetime:
 
 
 def short_due(due_utc: datetime, now_utc: datetime) -> str:
-    """ "now" when due; "Tue 09:00" within the week; "12 Mar" further out."""
+    """ "due now" when due; "Tue 09:00" within the week; "12 Mar" further out."""
     if due_utc <= now_utc:
-        return "now"
+        return "due now"
     due = local(due_utc)
     if (due_utc - now_utc).days < 6:
         return due.strftime("%a %H:%M")

@@ -134,3 +134,24 @@ def test_days_in_stage_follow_the_clock(workspace: Workspace, clock: FakeClock) 
     add(workspace, "a@example.com", "Qualifying")
     clock.set(clock.now() + timedelta(days=3, hours=5))
     assert column(workspace, "Qualifying").index(0).data(CardRole.DaysInStage) == 3
+
+
+def test_cards_in_an_enrolling_stage_show_their_next_email(
+    workspace: Workspace, clock: FakeClock
+) -> None:
+    """Entering Nurturing enrols in the default track (issue 3): the card says when the next
+    email goes out, and the tooltip names it."""
+    from nurturedesk.core.sequences import apply_enrolment_rules
+
+    nurtured = add(workspace, "n@example.com", "Nurturing", first_name="Nora")
+    add(workspace, "q@example.com", "Qualifying", first_name="Quinn")
+    apply_enrolment_rules(workspace)
+    nurturing = column(workspace, "Nurturing")
+    upcoming = nurturing.index(0).data(CardRole.NextEmail)
+    assert upcoming is not None and upcoming.sequence == "Default nurture track"
+    assert nurturing.index(0).data(CardRole.NextEmailLabel).startswith("✉ ")
+    assert upcoming.template in nurturing.index(0).data(Qt.ItemDataRole.ToolTipRole)
+    assert nurturing.card(0).id == nurtured
+    qualifying = column(workspace, "Qualifying")
+    assert qualifying.index(0).data(CardRole.NextEmail) is None
+    assert qualifying.index(0).data(CardRole.NextEmailLabel) == ""
