@@ -446,18 +446,4 @@ def page_cards_by_score(
                 or_(Lead.score < score, and_(Lead.score == score, Lead.id > lead_id))
             )
         rows = session.execute(query.order_by(Lead.score.desc(), Lead.id).limit(limit)).all()
-        tags = leads_core._tags_for(session, [r.id for r in rows])
-    return [
-        LeadCard(
-            id=r.id,
-            name=leads_core.display_name(r.first_name, r.last_name, r.email),
-            email=r.email,
-            company=r.company,
-            stage_id=r.stage_id,
-            position=r.position,
-            score=r.score,
-            stage_entered_at=r.stage_entered_at,
-            tags=tags.get(r.id, ()),
-        )
-        for r in rows
-    ]
+        return leads_core._with_tags(session, list(rows))

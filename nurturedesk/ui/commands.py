@@ -33,7 +33,7 @@ class WorkspaceCommand(QUndoCommand):
         self.workspace = workspace
         self.report = report
 
-    def _guard(self, fn: Callable[[], None]) -> None:
+    def _guard(self, fn: Callable[[], object]) -> None:
         try:
             fn()
         except UserError as exc:

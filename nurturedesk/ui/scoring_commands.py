@@ -10,28 +10,16 @@ from PySide6.QtGui import QUndoCommand
 
 from nurturedesk.core import interactions, scoring
 from nurturedesk.core.db import Workspace
-from nurturedesk.core.errors import UserError
 from nurturedesk.core.scoring_rules import INTERACTION_TYPES, ScoringRules
+from nurturedesk.ui.commands import ErrorReporter, WorkspaceCommand
 
 log = logging.getLogger(__name__)
 
-ErrorReporter = Callable[[str], None]
 
-
-class _Guarded(QUndoCommand):
+class _Guarded(WorkspaceCommand):
     def __init__(self, workspace: Workspace, text: str, report: ErrorReporter) -> None:
-        super().__init__(text)
-        self.workspace = workspace
-        self.report = report
+        super().__init__(workspace, text, report)
         self._first = True
-
-    def _guard(self, fn: Callable[[], object]) -> None:
-        try:
-            fn()
-        except UserError as exc:
-            log.warning("%s failed: %s", self.text(), exc)
-            self.setObsolete(True)
-            self.report(str(exc))
 
 
 class LogInteractionsCommand(_Guarded):
