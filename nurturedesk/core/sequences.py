@@ -444,20 +444,19 @@ def next_emails(workspace: Workspace, lead_ids: Sequence[int]) -> dict[int, Next
             ),
         )
         .join(EmailTemplate, EmailTemplate.id == SequenceStep.template_id)
-        .where(
-            Enrollment.lead_id.in_(list(lead_ids)),
-            Enrollment.state == ACTIVE,
-            Enrollment.next_send_at.is_not(None),
-        )
-        .order_by(Enrollment.next_send_at.desc())
+        .add_columns(Enrollment.state)
+        # Only the lead ids in SQL: a state or date condition steers SQLite to the
+        # (state, next_send_at) index, a scan of every enrolment; a lead has few enrolments.
+        .where(Enrollment.lead_id.in_(list(lead_ids)))
     )
+    soonest: dict[int, NextEmail] = {}
     with workspace.session() as session:
-        # Ordered latest first, so each lead keeps its soonest email.
-        return {
-            lead_id: NextEmail(template, sequence, due)
-            for lead_id, due, template, sequence in session.execute(query)
-            if due is not None
-        }
+        for lead_id, due, template, sequence, state in session.execute(query):
+            if state != ACTIVE or due is None:
+                continue
+            if lead_id not in soonest or due < soonest[lead_id].due:
+                soonest[lead_id] = NextEmail(template, sequence, due)
+    return soonest
 
 
 # --- rules: enrol on entering a stage, or on carrying a tag -------------------------------

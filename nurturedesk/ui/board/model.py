@@ -112,13 +112,19 @@ class StageColumnModel(QAbstractListModel):
         self.endResetModel()
 
     def _remember_extras(
-        self, cards: Sequence[LeadCard], badges: dict[int, Badges] | None = None
+        self,
+        cards: Sequence[LeadCard],
+        badges: dict[int, Badges] | None = None,
+        upcoming: dict[int, NextEmail] | None = None,
     ) -> None:
-        """Load what the cards show beside their own fields: markers and the next email."""
+        """What the cards show beside their own fields: markers and the next email (loaded
+        here unless the board already loaded them for every column at once)."""
         if badges is None:
             badges = load_badges(self.workspace, cards)
+        if upcoming is None:
+            upcoming = next_emails(self.workspace, [c.id for c in cards])
         self._badges.update({c.id: badges[c.id] for c in cards if c.id in badges})
-        self._next_email.update(next_emails(self.workspace, [c.id for c in cards]))
+        self._next_email.update({c.id: upcoming[c.id] for c in cards if c.id in upcoming})
 
     def set_cards(
         self,
@@ -126,6 +132,7 @@ class StageColumnModel(QAbstractListModel):
         cards: list[LeadCard],
         flt: LeadFilter,
         badges: dict[int, Badges] | None = None,
+        upcoming: dict[int, NextEmail] | None = None,
     ) -> None:
         """Start over with cards the board loaded for this column (see `load_board`)."""
         self.beginResetModel()
@@ -133,7 +140,7 @@ class StageColumnModel(QAbstractListModel):
         self.total = total
         self._cards = list(cards)
         self._badges, self._next_email = {}, {}
-        self._remember_extras(self._cards, badges)
+        self._remember_extras(self._cards, badges, upcoming)
         self.endResetModel()
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008

@@ -22,6 +22,7 @@ from nurturedesk.core.db import Workspace
 from nurturedesk.core.events import LeadsChanged
 from nurturedesk.core.leads import LeadFilter
 from nurturedesk.core.release import SCORED
+from nurturedesk.core.sequences import next_emails
 from nurturedesk.core.stages import StageInfo, list_stages
 from nurturedesk.ui.board.delegate import CardDelegate
 from nurturedesk.ui.board.model import DropHandler, StageColumnModel
@@ -190,13 +191,18 @@ class BoardWidget(QScrollArea):
             self.workspace, self.filter, rows, count_all=stage_ids is None
         )
         cards, badges = scored_board(self.workspace, board, self.filter, rows, self.sorted_stages)
+        upcoming = next_emails(self.workspace, [c.id for page in cards.values() for c in page])
         for column in wanted:
             model = column.model
             selected = self._selected_in(column)
             scroll = column.view.verticalScrollBar().value()
             stage_id = model.stage.id
             model.set_cards(
-                board.counts.get(stage_id, 0), cards.get(stage_id, []), self.filter, badges
+                board.counts.get(stage_id, 0),
+                cards.get(stage_id, []),
+                self.filter,
+                badges,
+                upcoming,
             )
             if keep_rows:
                 column.view.verticalScrollBar().setValue(scroll)
