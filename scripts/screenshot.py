@@ -23,7 +23,7 @@ def main() -> int:
 
     def shoot() -> None:
         app.window.grab().save(str(out))
-        qapp.quit()
+        app.window.quit()
 
     QTimer.singleShot(1200, shoot)
     qapp.exec()

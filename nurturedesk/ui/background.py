@@ -195,7 +195,8 @@ class Background(QObject):
         self.window.activateWindow()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.window and event.type() == QEvent.Type.Close and not self.quitting:
+        quitting = self.quitting or getattr(self.window, "quitting", False)
+        if watched is self.window and event.type() == QEvent.Type.Close and not quitting:
             assert isinstance(event, QCloseEvent)
             return self._on_close(event)
         return False

@@ -58,6 +58,7 @@ class FilterCombo(QComboBox):
 
 class MainWindow(QMainWindow):
     openWorkspaceRequested = Signal(object)  # Path; the application switches workspaces
+    quitting = False  # set by quit(): the close that follows is not a "close to tray"
 
     def __init__(self, workspace: Workspace, bridge: EventBridge) -> None:
         super().__init__()
@@ -495,6 +496,8 @@ class MainWindow(QMainWindow):
         ui_settings.save_window_state(self.saveGeometry(), self.saveState())
 
     def quit(self) -> None:
+        """File ▸ Quit: really quit (closing the window only hides it to the tray, or asks)."""
+        self.quitting = True
         self.save_geometry()
         from PySide6.QtWidgets import QApplication
 
