@@ -527,14 +527,10 @@ def load_board(
     return BoardSlice(counts, cards)
 
 
-def _page_rows(
-    session: Session,
-    stage_id: int,
-    flt: LeadFilter | None,
-    after: tuple[float, int] | None,
-    limit: int,
-) -> list[Any]:
-    query = _filtered(
+def card_query(stage_id: int, flt: LeadFilter | None) -> Select:  # type: ignore[type-arg]
+    """The columns a card shows, for one stage's live leads matching the filter (unordered:
+    the board pages it by position, the score sort by score)."""
+    return _filtered(
         select(
             Lead.id,
             Lead.first_name,
@@ -548,6 +544,16 @@ def _page_rows(
         ),
         flt,
     ).where(Lead.stage_id == stage_id)
+
+
+def _page_rows(
+    session: Session,
+    stage_id: int,
+    flt: LeadFilter | None,
+    after: tuple[float, int] | None,
+    limit: int,
+) -> list[Any]:
+    query = card_query(stage_id, flt)
     if after is not None:
         pos, lead_id = after
         query = query.where(or_(Lead.position > pos, and_(Lead.position == pos, Lead.id > lead_id)))

@@ -426,20 +426,7 @@ def page_cards_by_score(
     """A column's cards by score, highest first, after the (score, id) given (keyset paging,
     so a column of 100,000 leads pages as fast as one of 100)."""
     with workspace.session() as session:
-        query = leads_core._filtered(
-            select(
-                Lead.id,
-                Lead.first_name,
-                Lead.last_name,
-                Lead.email,
-                Lead.company,
-                Lead.stage_id,
-                Lead.position,
-                Lead.score,
-                Lead.stage_entered_at,
-            ),
-            flt,
-        ).where(Lead.stage_id == stage_id)
+        query = leads_core.card_query(stage_id, flt)
         if after is not None:
             score, lead_id = after
             query = query.where(
