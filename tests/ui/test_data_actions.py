@@ -58,8 +58,13 @@ def test_import_dialog_previews_maps_imports_and_undoes(
     assert dialog.table.item(1, 1).text() == "Ann"
     dialog.tags.setText("Fair 2026")
 
+    assert dialog.import_button.isEnabled(), dialog.status.text()
     qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: dialog.import_result is not None, timeout=10_000)
+
+    def imported() -> None:  # on timeout, pytest-qt shows this assertion: the dialog's own words
+        assert dialog.import_result is not None, dialog.status.text()
+
+    qtbot.waitUntil(imported, timeout=30_000)
 
     assert "2 new" in dialog.status.text() and "1 rejected" in dialog.status.text()
     qtbot.waitUntil(lambda: column_count(window, "New") == 2)
