@@ -34,14 +34,25 @@ def add(workspace: Workspace, email: str, stage: str = "New", **fields: object) 
     return add_lead(workspace, LeadData(email=email, **fields), stage_id).id  # type: ignore[arg-type]
 
 
-def when_modal(qtbot: QtBot, handle: Callable[[QWidget], None]) -> None:
+def when_modal(qtbot: QtBot, handle: Callable[[QWidget], None]) -> Callable[[], None]:
     """Deal with the next modal dialog (message box, editor) as soon as it is shown."""
 
+    deadline = [500]  # about 10 s: a poll must never outlive its test and catch a later dialog
+
+    def stop() -> None:
+        deadline[0] = 0
+
     def poll() -> None:
+        if deadline[0] <= 0:
+            return
         dialog = QApplication.activeModalWidget()
         if dialog is None or not dialog.isVisible():
-            QTimer.singleShot(20, poll)
+            deadline[0] -= 1
+            if deadline[0] > 0:
+                QTimer.singleShot(20, poll)
             return
+        deadline[0] = 0
         handle(dialog)
 
     QTimer.singleShot(0, poll)
+    return stop  # for a test that expects no dialog: call it before the test ends
