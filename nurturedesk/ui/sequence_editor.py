@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListWidget,
     QListWidgetItem,
     QPushButton,
     QSpinBox,
@@ -29,7 +28,7 @@ from nurturedesk.core.db import Workspace
 from nurturedesk.core.errors import UserError
 from nurturedesk.core.stages import list_stages
 from nurturedesk.core.templates import list_templates
-from nurturedesk.ui.worker import named
+from nurturedesk.ui.worker import list_panel, named
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -43,15 +42,7 @@ class SequenceEditor(QDialog):
         self.current_id: int | None = None
         self.templates = list_templates(workspace)
 
-        self.list = named(QListWidget(), "sequenceList")
-        self.list.currentItemChanged.connect(lambda cur, _prev: self.load(cur))
-        new_button = named(QPushButton("New"), "newSequence")
-        new_button.clicked.connect(self.new)
-        left = QVBoxLayout()
-        left.addWidget(self.list)
-        left.addWidget(new_button)
-        left_box = QWidget()
-        left_box.setLayout(left)
+        self.list, left_box = list_panel("sequenceList", "newSequence", self.load, self.new)
 
         self.name = named(QLineEdit(), "name")
         self.steps = named(QTableWidget(0, 2), "steps")

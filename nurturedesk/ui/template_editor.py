@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
@@ -29,7 +28,7 @@ from nurturedesk.core.errors import UserError
 from nurturedesk.core.leads import LeadFilter, list_leads
 from nurturedesk.core.preview import preview_for_lead
 from nurturedesk.core.templates import TemplateProblem
-from nurturedesk.ui.worker import named
+from nurturedesk.ui.worker import list_panel, named
 
 PREVIEW_DELAY_MS = 300
 HELP = (
@@ -45,15 +44,7 @@ class TemplateEditor(QDialog):
         self.resize(1100, 700)
         self.workspace = workspace
         self.current_id: int | None = None
-        self.list = named(QListWidget(), "templateList")
-        self.list.currentItemChanged.connect(lambda cur, _prev: self.load(cur))
-        new_button = named(QPushButton("New"), "newTemplate")
-        new_button.clicked.connect(self.new)
-        left = QVBoxLayout()
-        left.addWidget(self.list)
-        left.addWidget(new_button)
-        left_box = QWidget()
-        left_box.setLayout(left)
+        self.list, left_box = list_panel("templateList", "newTemplate", self.load, self.new)
 
         self.name = named(QLineEdit(), "name")
         self.subject = named(QLineEdit(), "subject")

@@ -7,7 +7,13 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import (
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 W = TypeVar("W", bound=QWidget)
 
@@ -16,6 +22,24 @@ def named(widget: W, name: str) -> W:
     """Give a widget an object name (tests and style sheets find it by that name)."""
     widget.setObjectName(name)
     return widget
+
+
+def list_panel(
+    list_name: str,
+    new_name: str,
+    on_current: Callable[[QListWidgetItem | None], None],
+    on_new: Callable[[], None],
+) -> tuple[QListWidget, QWidget]:
+    """The left side of an editor dialog: a list of items and a "New" button under it."""
+    items = named(QListWidget(), list_name)
+    items.currentItemChanged.connect(lambda cur, _prev: on_current(cur))
+    new_button = named(QPushButton("New"), new_name)
+    new_button.clicked.connect(lambda _checked=False: on_new())
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.addWidget(items)
+    layout.addWidget(new_button)
+    return items, box
 
 
 class Background(QObject):
