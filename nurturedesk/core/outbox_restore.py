@@ -40,6 +40,7 @@ class RestoreReconciliation:
     rows_updated: int = 0
     rows_added: int = 0
     enrolments_advanced: int = 0
+    held: int = 0  # queued mail put on hold (uncertain): the previous file could not be read
 
 
 def _dt(value: Any) -> datetime | None:
@@ -50,22 +51,13 @@ def reconcile_after_restore(workspace: Workspace, previous: Path) -> RestoreReco
     """Carry over from `previous` (the workspace as it was before the restore) what mail
     already did. Safe to run twice. A previous file without an outbox changes nothing."""
     try:
-        src = sqlite3.connect(f"file:{previous}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
+        read = _read_previous(previous)
+    except sqlite3.Error as exc:  # too damaged to read (its schema page, say)
         log.warning("cannot read %s to reconcile the outbox: %s", previous, exc)
+        return RestoreReconciliation(held=_hold_queued_mail(workspace))
+    if read is None:
         return RestoreReconciliation()
-    try:
-        src.row_factory = sqlite3.Row
-        tables = {r[0] for r in src.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if "outbox" not in tables:
-            return RestoreReconciliation()
-        marks = ",".join("?" * len(MOVED_ON))
-        old_rows = [
-            dict(r) for r in src.execute(f"SELECT * FROM outbox WHERE state IN ({marks})", MOVED_ON)
-        ]
-        old_enrolments = [dict(r) for r in src.execute("SELECT * FROM enrollments")]
-    finally:
-        src.close()
+    old_rows, old_enrolments = read
     updated = added = advanced = 0
     with workspace.session() as session:
         current = {
@@ -143,6 +135,45 @@ def reconcile_after_restore(workspace: Workspace, previous: Path) -> RestoreReco
             advanced,
         )
     return RestoreReconciliation(updated, added, advanced)
+
+
+def _read_previous(previous: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
+    """The outbox rows that had moved on, and the enrolments, of the file as it was before
+    the restore (None: it has no outbox). Raises sqlite3.Error when it cannot be read."""
+    src = sqlite3.connect(f"file:{previous}?mode=ro", uri=True)
+    try:
+        src.row_factory = sqlite3.Row
+        tables = {r[0] for r in src.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "outbox" not in tables:
+            return None
+        marks = ",".join("?" * len(MOVED_ON))
+        old_rows = [
+            dict(r) for r in src.execute(f"SELECT * FROM outbox WHERE state IN ({marks})", MOVED_ON)
+        ]
+        return old_rows, [dict(r) for r in src.execute("SELECT * FROM enrollments")]
+    finally:
+        src.close()
+
+
+def _hold_queued_mail(workspace: Workspace) -> int:
+    """Nothing tells what went out after the backup: rather than send it blindly a second
+    time, every message still waiting becomes `uncertain`, for the user to resend or mark
+    sent from the outbox."""
+    with workspace.session() as session:
+        held = session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.state.in_(("queued", "retry")))
+            .values(
+                state="uncertain",
+                last_error=(
+                    "held after a restore: the workspace as it was before could not be read, "
+                    "so this may have gone out after the backup; resend it or mark it sent"
+                ),
+            )
+        ).rowcount
+    if held:
+        log.warning("after the restore: %d queued message(s) held as uncertain", held)
+    return int(held or 0)
 
 
 def _existing(session: Any, model: Any, key: Any) -> Any:

@@ -55,3 +55,38 @@ def test_restore_keeps_what_was_sent_after_the_backup(tmp_path: Path) -> None:
         assert len(list(eml.glob("*.eml"))) == 3
     finally:
         ws.close()
+
+
+def test_restore_over_an_unreadable_workspace_holds_queued_mail(tmp_path: Path) -> None:
+    clock = FakeClock(datetime(2026, 3, 2, 10, 0))
+    path = tmp_path / "w.sqlite"
+    eml = tmp_path / "eml"
+    ws = open_workspace(path, clock=clock)
+    configure_file_transport(ws, eml, "Me <me@example.com>")
+    set_setting(ws, "mail_timezone", "UTC")
+    t = save_template(ws, "T", "Step", "Body")
+    seq = save_sequence(ws, "One", [(t.id, 0)], window_days=range(7), window_hours=(0, 24))
+    lead = add_lead(ws, LeadData(email="r@example.org"))
+    enroll(ws, [lead.id], seq.id)
+    send_due(ws, limit=0)  # queued ...
+    backup = tmp_path / "backup.sqlite"
+    backup_sqlite(path, backup)  # ... when the backup is taken
+    send_due(ws)  # then sent
+    ws.close()
+    assert len(list(eml.glob("*.eml"))) == 1
+    # The schema page of the workspace is destroyed: nothing in it can be read any more.
+    with path.open("r+b") as fh:
+        fh.seek(100)
+        fh.write(b"\xff" * 2000)
+
+    backups.restore_from(backup, path, now=clock.now())
+
+    ws = open_workspace(path, clock=clock)
+    try:
+        [row] = list_outbox(ws)
+        assert row.state == "uncertain"  # not sent blindly a second time
+        assert "could not be read" in row.last_error
+        send_due(ws)
+        assert len(list(eml.glob("*.eml"))) == 1
+    finally:
+        ws.close()
