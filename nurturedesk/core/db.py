@@ -34,6 +34,11 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 10_000
+# Pages of 16 KiB for a new workspace (SQLite's default is 4 KiB; Firefox uses 32 KiB for
+# its places database): fewer, fuller B-tree pages make a 100,000-row import about a tenth
+# faster and a search scan a little faster, while a card drop still writes a handful of
+# pages (measured: no slower). An existing workspace keeps the page size it was made with.
+PAGE_SIZE = 16_384
 
 
 def alembic_config(connection: Any = None) -> Config:
@@ -90,6 +95,9 @@ def known_revisions() -> set[str]:
 
 def _set_sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     cur = dbapi_conn.cursor()
+    # Takes effect only on a database with no table yet (a new workspace), and must come
+    # before WAL mode, which fixes the page size; on any other database it changes nothing.
+    cur.execute(f"PRAGMA page_size={PAGE_SIZE}")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")

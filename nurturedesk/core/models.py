@@ -135,7 +135,9 @@ class StageHistory(Base):
     to_stage_id: Mapped[int | None] = mapped_column(
         ForeignKey("stages.id", ondelete="SET NULL"), nullable=True
     )
-    moved_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    # Not indexed: nothing looks history up by date, and the index cost every import and
+    # move a write (migration 0006 drops it).
+    moved_at: Mapped[datetime] = mapped_column(DateTime)
     reason: Mapped[str] = mapped_column(String(200), default="")
 
 

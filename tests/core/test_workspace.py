@@ -8,9 +8,16 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from sqlalchemy import create_engine
 
 from nurturedesk.core import leads
-from nurturedesk.core.db import alembic_config, head_revision, make_engine, open_workspace
+from nurturedesk.core.db import (
+    PAGE_SIZE,
+    alembic_config,
+    head_revision,
+    make_engine,
+    open_workspace,
+)
 from nurturedesk.core.errors import WorkspaceError
 from nurturedesk.core.stages import list_stages
 
@@ -37,6 +44,41 @@ def test_new_workspace_has_default_funnel_and_wal(tmp_path: Path) -> None:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+            assert conn.exec_driver_sql("PRAGMA page_size").scalar() == PAGE_SIZE
+    finally:
+        ws.close()
+
+
+def test_workspace_at_0005_loses_the_history_date_index_and_keeps_its_pages(
+    tmp_path: Path,
+) -> None:
+    # Made as version 0005 did: SQLite's default 4 KiB pages, the moved_at index present.
+    path = tmp_path / "old.sqlite"
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0005")
+        conn.exec_driver_sql(
+            "INSERT INTO stages (id, name, position, colour, kind) "
+            "VALUES (1, 'Inbox', 0, '#123456', 'open')"
+        )
+    engine.dispose()
+    ws = open_workspace(path)
+    try:
+        lead = leads.add_lead(ws, leads.LeadData(email="new@example.com"), stage_id=1)
+        with ws.engine.connect() as conn:
+            indexes = {
+                name
+                for (name,) in conn.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE tbl_name = 'stage_history'"
+                )
+            }
+            assert "ix_stage_history_moved_at" not in indexes
+            assert "ix_stage_history_lead_id" in indexes
+            assert conn.exec_driver_sql("PRAGMA page_size").scalar() == 4096
+            history = conn.exec_driver_sql(
+                "SELECT to_stage_id FROM stage_history WHERE lead_id = ?", (lead.id,)
+            ).all()
+            assert history == [(1,)]
     finally:
         ws.close()
 
