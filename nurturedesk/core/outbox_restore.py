@@ -160,7 +160,7 @@ def _hold_queued_mail(workspace: Workspace) -> int:
     time, every message still waiting becomes `uncertain`, for the user to resend or mark
     sent from the outbox."""
     with workspace.session() as session:
-        held = session.execute(
+        result = session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.state.in_(("queued", "retry")))
             .values(
@@ -170,10 +170,11 @@ def _hold_queued_mail(workspace: Workspace) -> int:
                     "so this may have gone out after the backup; resend it or mark it sent"
                 ),
             )
-        ).rowcount
+        )
+        held = int(result.rowcount or 0)  # type: ignore[attr-defined]
     if held:
         log.warning("after the restore: %d queued message(s) held as uncertain", held)
-    return int(held or 0)
+    return held
 
 
 def _existing(session: Any, model: Any, key: Any) -> Any:
