@@ -68,8 +68,21 @@ def test_card_roles_show_what_the_card_paints(workspace: Workspace, clock: FakeC
     assert index.data(CardRole.Score) == 0
     assert index.data(CardRole.DaysInStage) == 15
     assert index.data(CardRole.Stale) is True  # 15 days > the default 14
+    # The delegate asks once for the whole face: it says what the single roles say.
+    face = index.data(CardRole.Face)
+    assert (face.name, face.company, face.tags, face.score) == (
+        "Jane Doe",
+        "Acme",
+        ("emea", "webinar"),
+        0,
+    )
+    assert (face.days_in_stage, face.stale) == (15, True)
+    assert face.next_email_label == index.data(CardRole.NextEmailLabel)
+    assert face.stage_colour == index.data(CardRole.StageColour)
+    assert face.badges == index.data(CardRole.Badges)
     model.stale_days = 30
     assert index.data(CardRole.Stale) is False
+    assert index.data(CardRole.Face).stale is False
 
 
 def test_parked_stages_never_go_stale(workspace: Workspace, clock: FakeClock) -> None:

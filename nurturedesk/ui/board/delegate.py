@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from nurturedesk.ui.board.model import CardRole
+from nurturedesk.ui.board.model import CardFace, CardRole
+from nurturedesk.ui.board.painting import draw_line, fill_pill
 from nurturedesk.ui.board.scoring import paint_markers
 
 CARD_HEIGHT = 84
@@ -26,9 +27,6 @@ NEXT_EMAIL = QColor("#00796b")
 BADGE = QColor("#1565c0")
 BADGE_ZERO = QColor("#b0bec5")
 WHITE = QColor("#ffffff")
-LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
-RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-CENTER = Qt.AlignmentFlag.AlignCenter
 
 
 @dataclass
@@ -83,91 +81,84 @@ class CardDelegate(QStyledItemDelegate):
         option: QStyleOptionViewItem,
         index: QModelIndex | QPersistentModelIndex,
     ) -> None:
-        name = index.data(Qt.ItemDataRole.DisplayRole)
-        if name is None:
+        face: CardFace | None = index.data(CardRole.Face)
+        if face is None:
             return
         f = self._fonts_for(option.font)  # type: ignore[attr-defined]
         selected = bool(option.state & QStyle.StateFlag.State_Selected)  # type: ignore[attr-defined]
-        stale = bool(index.data(CardRole.Stale))
+        stale = face.stale
         rect = QRectF(option.rect).adjusted(MARGIN, MARGIN / 2, -MARGIN, -MARGIN / 2)  # type: ignore[attr-defined]
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
 
         # The card, its border (blue when selected, orange when going stale) and stage stripe.
-        path = QPainterPath()
-        path.addRoundedRect(rect, 6, 6)
-        painter.fillPath(path, CARD_SELECTED if selected else CARD_COLOUR)
         border = SELECTED_BORDER if selected else STALE_COLOUR if stale else BORDER
         painter.setPen(QPen(border, 2 if (selected or stale) else 1))
-        painter.drawPath(path)
+        painter.setBrush(CARD_SELECTED if selected else CARD_COLOUR)
+        painter.drawRoundedRect(rect, 6, 6)
         stripe = QRectF(rect.left(), rect.top() + 6, 4, rect.height() - 12)
-        painter.fillRect(stripe, QColor(index.data(CardRole.StageColour) or "#607d8b"))
+        painter.fillRect(stripe, QColor(face.stage_colour or "#607d8b"))
         left, right = rect.left() + 12, rect.right() - 8
 
         # Score badge, top right.
-        badge_text = str(int(index.data(CardRole.Score) or 0))
+        badge_text = str(face.score)
         badge_w = max(28, f.badge_m.horizontalAdvance(badge_text) + 12)
         badge = QRectF(right - badge_w, rect.top() + 8, badge_w, f.badge_m.height() + 4)
-        badge_path = QPainterPath()
-        badge_path.addRoundedRect(badge, badge.height() / 2, badge.height() / 2)
-        painter.fillPath(badge_path, BADGE if badge_text != "0" else BADGE_ZERO)
+        fill_pill(painter, badge, badge.height() / 2, BADGE if face.score else BADGE_ZERO)
         painter.setFont(f.badge)
         painter.setPen(WHITE)
-        painter.drawText(badge, CENTER, badge_text)
+        draw_line(painter, f.badge_m, badge, badge_text, "center")
 
         # Grade, sales-ready and overdue markers beside the score.
         markers_left = paint_markers(
-            painter, f.body, index.data(CardRole.Badges), badge.left() - 4, badge.top() + 1
+            painter, f.body, face.badges, badge.left() - 4, badge.top() + 1
         )
 
         # Name, then company.
         name_rect = QRectF(left, rect.top() + 6, markers_left - left - 6, f.bold_m.height())
         painter.setFont(f.bold)
         painter.setPen(TEXT)
-        elided = f.bold_m.elidedText(name, Qt.TextElideMode.ElideRight, int(name_rect.width()))
-        painter.drawText(name_rect, LEFT, elided)
+        elided = f.bold_m.elidedText(face.name, Qt.TextElideMode.ElideRight, int(name_rect.width()))
+        draw_line(painter, f.bold_m, name_rect, elided)
         # Company, and on the right of that line the next nurture email, if one is due.
         company_rect = QRectF(left, name_rect.bottom() + 2, right - left, f.body_m.height())
-        next_email = index.data(CardRole.NextEmailLabel) or ""
-        if next_email:
+        if face.next_email_label:
             painter.setFont(f.small)
             painter.setPen(NEXT_EMAIL)
-            next_w = f.small_m.horizontalAdvance(next_email)
-            painter.drawText(
-                QRectF(right - next_w, company_rect.top(), next_w, company_rect.height()),
-                RIGHT,
-                next_email,
-            )
+            next_w = f.small_m.horizontalAdvance(face.next_email_label)
+            draw_line(painter, f.small_m, company_rect, face.next_email_label, "right", next_w)
             company_rect.setRight(right - next_w - 8)
         company = f.body_m.elidedText(
-            index.data(CardRole.Company) or "—",
-            Qt.TextElideMode.ElideRight,
-            int(company_rect.width()),
+            face.company or "—", Qt.TextElideMode.ElideRight, int(company_rect.width())
         )
         painter.setFont(f.body)
         painter.setPen(MUTED)
-        painter.drawText(company_rect, LEFT, company)
+        draw_line(painter, f.body_m, company_rect, company)
 
         # Bottom row: days in stage (and "stale") on the right, tags as chips on the left.
         painter.setFont(f.small)
-        days_text = f"{int(index.data(CardRole.DaysInStage) or 0)} d" + (
-            " · stale" if stale else ""
-        )
+        days_text = f"{face.days_in_stage} d" + (" · stale" if stale else "")
         days_w = f.small_m.horizontalAdvance(days_text)
         line_h = f.small_m.height()
         bottom = rect.bottom() - 6 - line_h
         painter.setPen(STALE_COLOUR if stale else MUTED)
-        painter.drawText(QRectF(right - days_w, bottom, days_w, line_h), RIGHT, days_text)
+        draw_line(
+            painter,
+            f.small_m,
+            QRectF(left, bottom, right - left, line_h),
+            days_text,
+            "right",
+            days_w,
+        )
         x, limit = left, right - days_w - 8
-        painter.setPen(TEXT)
-        for tag in index.data(CardRole.Tags) or ():
-            w = f.small_m.horizontalAdvance(tag) + 10
+        for tag in face.tags:
+            tag_w = f.small_m.horizontalAdvance(tag)
+            w = tag_w + 10
             if x + w > limit:
                 break
             chip = QRectF(x, bottom - 1, w, line_h + 2)
-            chip_path = QPainterPath()
-            chip_path.addRoundedRect(chip, 4, 4)
-            painter.fillPath(chip_path, CHIP)
-            painter.drawText(chip, CENTER, tag)
+            fill_pill(painter, chip, 4, CHIP)
+            painter.setPen(TEXT)
+            draw_line(painter, f.small_m, chip, tag, "center", tag_w)
             x += w + 4
         painter.restore()

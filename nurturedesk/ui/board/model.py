@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
@@ -50,6 +51,23 @@ class CardRole(IntEnum):
     Grade = Qt.ItemDataRole.UserRole + 10
     NextEmail = Qt.ItemDataRole.UserRole + 11  # sequences.NextEmail: template, sequence, due
     NextEmailLabel = Qt.ItemDataRole.UserRole + 12  # "✉ Tue 09:00", or "" with none due
+    Face = Qt.ItemDataRole.UserRole + 13  # CardFace: everything the delegate paints
+
+
+@dataclass(frozen=True)
+class CardFace:
+    """Everything a painted card shows, in one call: asking role by role cost a Python round
+    trip each, nine per card, a third of the time it took to paint a column."""
+
+    name: str
+    company: str
+    score: int
+    tags: tuple[str, ...]
+    days_in_stage: int
+    stale: bool
+    stage_colour: str
+    badges: Badges | None
+    next_email_label: str
 
 
 def encode_lead_ids(ids: Sequence[int]) -> QMimeData:
@@ -204,10 +222,32 @@ class StageColumnModel(QAbstractListModel):
     def days_in_stage(self, card: LeadCard) -> int:
         return max(0, (self.workspace.clock.now() - card.stage_entered_at).days)
 
+    def _stale(self, days_in_stage: int) -> bool:
+        return self.stage.kind.value == "open" and days_in_stage > self.stale_days
+
+    def _next_email_label(self, card: LeadCard) -> str:
+        upcoming = self._next_email.get(card.id)
+        if upcoming is None:
+            return ""
+        return "✉ " + short_due(upcoming.due, self.workspace.clock.now())
+
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._cards):
             return None
         card = self._cards[index.row()]
+        if role == CardRole.Face:  # first: asked for every card painted
+            days = self.days_in_stage(card)
+            return CardFace(
+                card.name,
+                card.company,
+                card.score,
+                card.tags,
+                days,
+                self._stale(days),
+                self.stage.colour,
+                self._badges.get(card.id),
+                self._next_email_label(card),
+            )
         if role == Qt.ItemDataRole.DisplayRole:
             return card.name
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -234,7 +274,7 @@ class StageColumnModel(QAbstractListModel):
         if role == CardRole.DaysInStage:
             return self.days_in_stage(card)
         if role == CardRole.Stale:
-            return self.stage.kind.value == "open" and self.days_in_stage(card) > self.stale_days
+            return self._stale(self.days_in_stage(card))
         if role == CardRole.StageColour:
             return self.stage.colour
         if role == CardRole.Badges:
@@ -242,10 +282,7 @@ class StageColumnModel(QAbstractListModel):
         if role == CardRole.NextEmail:
             return self._next_email.get(card.id)
         if role == CardRole.NextEmailLabel:
-            upcoming = self._next_email.get(card.id)
-            if upcoming is None:
-                return ""
-            return "✉ " + short_due(upcoming.due, self.workspace.clock.now())
+            return self._next_email_label(card)
         if role == CardRole.Grade:
             badges = self._badges.get(card.id)
             return badges.grade if badges else ""

@@ -8,14 +8,16 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from PySide6.QtCore import QPoint, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import QMenu, QWidget
 
 from nurturedesk.core import leads as lead_service
 from nurturedesk.core import release, scoring
 from nurturedesk.core.db import Workspace
 from nurturedesk.core.leads import LeadCard, LeadFilter
+from nurturedesk.ui.board.painting import draw_line, fill_pill
 
+WHITE = QColor("white")
 SALES_READY_COLOUR = QColor("#ef6c00")
 OVERDUE_COLOUR = QColor("#c62828")
 GRADE_COLOURS = {
@@ -101,14 +103,13 @@ def paint_markers(
     painter.setFont(small)
     x = right
     for text, colour in chips:  # right to left: grade next to the score
-        w = fm.horizontalAdvance(text) + 8
+        text_w = fm.horizontalAdvance(text)
+        w = text_w + 8
         x -= w
         rect = QRectF(x, top, w, fm.height() + 2)
-        path = QPainterPath()
-        path.addRoundedRect(rect, 3, 3)
-        painter.fillPath(path, colour)
-        painter.setPen(QColor("white"))
-        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+        fill_pill(painter, rect, 3, colour)
+        painter.setPen(WHITE)
+        draw_line(painter, fm, rect, text, "center", text_w)
         x -= 3
     return x
 
