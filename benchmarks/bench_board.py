@@ -72,6 +72,9 @@ def run() -> list[Result]:
 
     _, window = _first_paint_ms(big)
     board = window.board  # type: ignore[attr-defined]
+    from nurturedesk.app import settle_after_start
+
+    settle_after_start()  # as the app does half a second after the board is on screen
 
     # A drop: mime data from one column dropped on another: until the move is committed
     # (dropMimeData returns after the commit), then until both columns are repainted.

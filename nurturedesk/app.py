@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from pathlib import Path
@@ -14,6 +15,18 @@ from nurturedesk.core.scheduler import Scheduler
 from nurturedesk.paths import APP_AUTHOR, APP_NAME, default_workspace_path
 
 log = logging.getLogger(__name__)
+
+
+SETTLE_AFTER_MS = 500
+
+
+def settle_after_start() -> None:
+    """What starting made (modules, Qt wrappers, the first board) lives as long as the
+    window: move it out of the cyclic collector's reach. Otherwise each full collection
+    walks it all again, a pause of about 60 ms with the 100,000-lead board open, landing on
+    whatever the user does next (a keystroke in the search box, a drag)."""
+    gc.collect()
+    gc.freeze()
 
 
 def workspace_is_empty(workspace: Workspace) -> bool:
@@ -69,6 +82,10 @@ class Application:
 
         self.background = attach(self)
         self.background.show_window_at_start()
+        from PySide6.QtCore import QTimer
+
+        # Once the board is painted; not at all if this window is gone by then.
+        QTimer.singleShot(SETTLE_AFTER_MS, self.window, settle_after_start)
         return True
 
     def bring_forward(self) -> None:
@@ -78,6 +95,7 @@ class Application:
             self.background.show_window()
 
     def close(self) -> None:
+        gc.unfreeze()  # what this workspace's window leaves behind may be collected again
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
             self.scheduler = None

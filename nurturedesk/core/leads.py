@@ -7,6 +7,7 @@ commit. Results are plain dataclasses, never ORM objects, so they may cross thre
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -509,22 +510,48 @@ def load_board(
     rows: dict[int, int],
     count_all: bool = True,
 ) -> BoardSlice:
-    """Counts and first pages for the stages in `rows` (stage id -> how many cards), in one
-    unit of work: one count query, one page query per non-empty stage, one tags query."""
+    """Counts and first pages for the stages in `rows` (stage id -> how many cards).
+
+    Counting a search reads every lead, and so does the page of a stage with few matches (it
+    looks for more to the end). So the count runs on a worker thread with its own connection
+    (SQLite lets go of the GIL while it scans) while this one reads the pages; pages read
+    after the counts are in skip stages with no match and stop at the last one."""
+    stage_ids = None if count_all else list(rows)
+    counting = _count_aside(workspace, flt, stage_ids)
+    pages: dict[int, list[Any]] = {}
     with workspace.session() as session:
-        query = _filtered(select(Lead.stage_id, func.count()), flt).group_by(Lead.stage_id)
-        if not count_all:
-            query = query.where(Lead.stage_id.in_(list(rows)))
-        counts = {stage_id: n for stage_id, n in session.execute(query)}
-        pages = {
-            stage_id: _page_rows(session, stage_id, flt, None, limit)
-            for stage_id, limit in rows.items()
-            if counts.get(stage_id) and limit > 0
-        }
+        for stage_id, limit in rows.items():
+            if counting.done():
+                limit = min(limit, counting.result().get(stage_id, 0))
+            if limit > 0:
+                pages[stage_id] = _page_rows(session, stage_id, flt, None, limit)
         flat = _with_tags(session, [r for page in pages.values() for r in page])
+    counts = counting.result()
     by_id = {card.id: card for card in flat}
-    cards = {stage_id: [by_id[r.id] for r in page] for stage_id, page in pages.items()}
+    cards = {
+        stage_id: [by_id[r.id] for r in page]
+        for stage_id, page in pages.items()
+        if page and counts.get(stage_id)
+    }
     return BoardSlice(counts, cards)
+
+
+_counter: ThreadPoolExecutor | None = None
+
+
+def _count_aside(
+    workspace: Workspace, flt: LeadFilter | None, stage_ids: list[int] | None
+) -> Future[dict[int, int]]:
+    """`count_by_stage` on the board's counting thread (or here, done, for a database that
+    only this connection can see: an in-memory one)."""
+    global _counter
+    if workspace.engine.url.database in (None, "", ":memory:"):
+        done: Future[dict[int, int]] = Future()
+        done.set_result(count_by_stage(workspace, flt, stage_ids))
+        return done
+    if _counter is None:
+        _counter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="board-count")
+    return _counter.submit(count_by_stage, workspace, flt, stage_ids)
 
 
 def card_query(stage_id: int, flt: LeadFilter | None) -> Select:  # type: ignore[type-arg]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 from PySide6.QtWidgets import QInputDialog, QMessageBox, QWidget
@@ -26,6 +27,21 @@ def test_demo_workspace_opens_with_a_lived_in_board(qtbot: QtBot, tmp_path: Path
         assert ui_settings.last_workspace() == (tmp_path / "demo.sqlite").resolve()
     finally:
         app.close()
+
+
+def test_what_starting_made_is_kept_out_of_the_collectors_way(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    # A full collection walking every startup object is a ~60 ms pause on a big board,
+    # felt on the next keystroke; the app freezes them once the board is on screen.
+    app = Application()
+    try:
+        assert app.open(tmp_path / "demo.sqlite", demo=True)
+        qtbot.addWidget(app.window)
+        qtbot.waitUntil(lambda: gc.get_freeze_count() > 10_000, timeout=5000)
+    finally:
+        app.close()
+    assert gc.get_freeze_count() == 0  # a closed workspace's window can be collected
 
 
 def test_a_bad_file_is_refused_and_the_open_workspace_stays(qtbot: QtBot, tmp_path: Path) -> None:
