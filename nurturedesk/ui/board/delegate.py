@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRectF, QSize, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from nurturedesk.ui.board.model import CardFace, CardRole
-from nurturedesk.ui.board.painting import draw_line, fill_pill
+from nurturedesk.ui.board.painting import PillStyle, draw_line, draw_pill
 from nurturedesk.ui.board.scoring import paint_markers
 
 CARD_HEIGHT = 84
@@ -41,6 +41,8 @@ class _Fonts:
     bold_m: QFontMetrics
     small_m: QFontMetrics
     badge_m: QFontMetrics
+    score_pill: PillStyle
+    tag_pill: PillStyle
 
     @classmethod
     def from_font(cls, view_font: QFont) -> _Fonts:
@@ -52,9 +54,13 @@ class _Fonts:
         badge = QFont(font)
         badge.setPointSizeF(font.pointSizeF() * 0.85)
         badge.setBold(True)
+        small_m, badge_m = QFontMetrics(small), QFontMetrics(badge)
+        score_h = badge_m.height() + 4
         return cls(
             font, bold, small, badge,
-            QFontMetrics(font), QFontMetrics(bold), QFontMetrics(small), QFontMetrics(badge),
+            QFontMetrics(font), QFontMetrics(bold), small_m, badge_m,
+            PillStyle(badge, badge_m, WHITE, score_h, score_h / 2, padding=12, min_width=28),
+            PillStyle(small, small_m, TEXT, small_m.height() + 2, 4, padding=10),
         )  # fmt: skip
 
 
@@ -101,18 +107,12 @@ class CardDelegate(QStyledItemDelegate):
         left, right = rect.left() + 12, rect.right() - 8
 
         # Score badge, top right.
-        badge_text = str(face.score)
-        badge_w = max(28, f.badge_m.horizontalAdvance(badge_text) + 12)
-        badge = QRectF(right - badge_w, rect.top() + 8, badge_w, f.badge_m.height() + 4)
-        fill_pill(painter, badge, badge.height() / 2, BADGE if face.score else BADGE_ZERO)
-        painter.setFont(f.badge)
-        painter.setPen(WHITE)
-        draw_line(painter, f.badge_m, badge, badge_text, "center")
+        top = rect.top() + 8
+        colour = BADGE if face.score else BADGE_ZERO
+        badge_w = draw_pill(painter, f.score_pill, str(face.score), colour, right, top, True)
 
         # Grade, sales-ready and overdue markers beside the score.
-        markers_left = paint_markers(
-            painter, f.body, face.badges, badge.left() - 4, badge.top() + 1
-        )
+        markers_left = paint_markers(painter, f.body, face.badges, right - badge_w - 4, top + 1)
 
         # Name, then company.
         name_rect = QRectF(left, rect.top() + 6, markers_left - left - 6, f.bold_m.height())
@@ -151,14 +151,12 @@ class CardDelegate(QStyledItemDelegate):
             days_w,
         )
         x, limit = left, right - days_w - 8
+        dpr = painter.device().devicePixelRatioF()
         for tag in face.tags:
-            tag_w = f.small_m.horizontalAdvance(tag)
-            w = tag_w + 10
+            chip = f.tag_pill.pixmap(tag, CHIP, dpr)
+            w = chip.width() / dpr
             if x + w > limit:
                 break
-            chip = QRectF(x, bottom - 1, w, line_h + 2)
-            fill_pill(painter, chip, 4, CHIP)
-            painter.setPen(TEXT)
-            draw_line(painter, f.small_m, chip, tag, "center", tag_w)
+            painter.drawPixmap(QPointF(x, bottom - 1), chip)
             x += w + 4
         painter.restore()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from PySide6.QtCore import QPoint, QRectF, Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import QMenu, QWidget
 
@@ -15,7 +15,7 @@ from nurturedesk.core import leads as lead_service
 from nurturedesk.core import release, scoring
 from nurturedesk.core.db import Workspace
 from nurturedesk.core.leads import LeadCard, LeadFilter
-from nurturedesk.ui.board.painting import draw_line, fill_pill
+from nurturedesk.ui.board.painting import PillStyle, draw_pill
 
 WHITE = QColor("white")
 SALES_READY_COLOUR = QColor("#ef6c00")
@@ -69,18 +69,19 @@ def load_badges(workspace: Workspace, cards: Sequence[LeadCard]) -> dict[int, re
     return release.badges(workspace, [c.id for c in cards])
 
 
-_fonts: dict[str, tuple[QFont, QFontMetrics]] = {}
+_marker_pills: dict[str, PillStyle] = {}
 
 
-def _marker_font(font: QFont) -> tuple[QFont, QFontMetrics]:
-    """The chips' font for a view font, built once (painting runs for every visible card)."""
+def _marker_pill(font: QFont) -> PillStyle:
+    """The chips' look for a view font, built once (painting runs for every visible card)."""
     key = font.key()
-    if key not in _fonts:
+    if key not in _marker_pills:
         small = QFont(font)
         small.setPointSizeF(font.pointSizeF() * 0.75)
         small.setBold(True)
-        _fonts[key] = (small, QFontMetrics(small))
-    return _fonts[key]
+        fm = QFontMetrics(small)
+        _marker_pills[key] = PillStyle(small, fm, WHITE, fm.height() + 2, 3, padding=8)
+    return _marker_pills[key]
 
 
 def paint_markers(
@@ -99,18 +100,10 @@ def paint_markers(
         chips.append((badges.grade, GRADE_COLOURS.get(badges.grade, QColor("#607d8b"))))
     if not chips:
         return right
-    small, fm = _marker_font(font)
-    painter.setFont(small)
+    style = _marker_pill(font)
     x = right
     for text, colour in chips:  # right to left: grade next to the score
-        text_w = fm.horizontalAdvance(text)
-        w = text_w + 8
-        x -= w
-        rect = QRectF(x, top, w, fm.height() + 2)
-        fill_pill(painter, rect, 3, colour)
-        painter.setPen(WHITE)
-        draw_line(painter, fm, rect, text, "center", text_w)
-        x -= 3
+        x -= draw_pill(painter, style, text, colour, x, top, right_aligned=True) + 3
     return x
 
 
