@@ -498,10 +498,16 @@ def page_cards(
 
 @dataclass(frozen=True)
 class BoardSlice:
-    """What the board shows for a filter: counts per stage and the first cards of each."""
+    """What the board shows for a filter: the first cards of each stage, and the counts per
+    stage (`counts` waits for the counting thread: ask for it last, after the other work
+    the cards need, so that work overlaps the count)."""
 
-    counts: dict[int, int]
     cards: dict[int, list[LeadCard]]
+    counting: Future[dict[int, int]]
+
+    @property
+    def counts(self) -> dict[int, int]:
+        return self.counting.result()
 
 
 def load_board(
@@ -526,14 +532,9 @@ def load_board(
             if limit > 0:
                 pages[stage_id] = _page_rows(session, stage_id, flt, None, limit)
         flat = _with_tags(session, [r for page in pages.values() for r in page])
-    counts = counting.result()
     by_id = {card.id: card for card in flat}
-    cards = {
-        stage_id: [by_id[r.id] for r in page]
-        for stage_id, page in pages.items()
-        if page and counts.get(stage_id)
-    }
-    return BoardSlice(counts, cards)
+    cards = {stage_id: [by_id[r.id] for r in page] for stage_id, page in pages.items() if page}
+    return BoardSlice(cards, counting)
 
 
 _counter: ThreadPoolExecutor | None = None

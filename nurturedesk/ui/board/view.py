@@ -192,13 +192,14 @@ class BoardWidget(QScrollArea):
         )
         cards, badges = scored_board(self.workspace, board, self.filter, rows, self.sorted_stages)
         upcoming = next_emails(self.workspace, [c.id for page in cards.values() for c in page])
+        counts = board.counts  # last: the count ran on its thread while the cards loaded
         for column in wanted:
             model = column.model
             selected = self._selected_in(column)
             scroll = column.view.verticalScrollBar().value()
             stage_id = model.stage.id
             model.set_cards(
-                board.counts.get(stage_id, 0),
+                counts.get(stage_id, 0),
                 cards.get(stage_id, []),
                 self.filter,
                 badges,
