@@ -240,18 +240,18 @@ def test_blocks_taken_whole_give_what_row_by_row_gives(policy: str, tmp_path: Pa
     with path.open("w", encoding="utf-8", newline="") as fh:
         csv.writer(fh).writerows([header, *lines])
 
-    local_end = importer._local_end
+    domain_of = importer._domain_of
     taken_whole = []
 
     def counting(match: object) -> object:
         taken_whole.append(1)
-        return local_end(match)
+        return domain_of(match)
 
     def run(whole: bool) -> tuple[object, ...]:
         ws = open_workspace(tmp_path / f"{whole}.sqlite")
         leads.add_lead(ws, leads.LeadData(email="old@example.com", company="Old"))
         importer.WHOLE_BLOCKS = whole
-        importer._local_end = counting
+        importer._domain_of = counting
         try:
             result = import_file(
                 ws, path, ImportOptions(on_duplicate=policy, report_path=tmp_path / f"{whole}.csv")
@@ -263,7 +263,7 @@ def test_blocks_taken_whole_give_what_row_by_row_gives(policy: str, tmp_path: Pa
                 ).fetchall()
         finally:
             importer.WHOLE_BLOCKS = True
-            importer._local_end = local_end
+            importer._domain_of = domain_of
             ws.close()
         counts = (result.rows, result.imported, result.updated, result.skipped, result.rejected)
         report = (tmp_path / f"{whole}.csv").read_text(encoding="utf-8-sig")

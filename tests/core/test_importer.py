@@ -434,3 +434,21 @@ def test_fast_email_path_agrees_with_the_validator(address: str) -> None:
     except UserError:
         got = None
     assert got == expected
+
+
+@pytest.mark.parametrize("position", [5, 1500])  # in a block read row by row; in one taken whole
+def test_a_local_part_past_the_fast_paths_64_characters_goes_to_the_validator(
+    workspace: Workspace, tmp_path: Path, position: int
+) -> None:
+    # The fast pattern only takes local parts of up to 64 characters; a longer one is
+    # judged by email-validator (which accepts it), in whichever kind of block it is.
+    long_ones = ["a" * 64 + "@Example.COM", "b" * 65 + "@Example.COM"]
+    rows = [[f"p{i}@example.com"] for i in range(2048)]
+    rows[position], rows[position + 1] = [long_ones[0]], [long_ones[1]]
+    path = tmp_path / "long.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows([["Email"], *rows])
+    result = import_file(workspace, path)
+    assert (result.imported, result.rejected) == (2048, 0)
+    for address in long_ones:
+        assert leads.find_lead(workspace, address).email == normalize_email(address)
