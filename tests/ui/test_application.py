@@ -29,9 +29,7 @@ def test_demo_workspace_opens_with_a_lived_in_board(qtbot: QtBot, tmp_path: Path
         app.close()
 
 
-def test_what_starting_made_is_kept_out_of_the_collectors_way(
-    qtbot: QtBot, tmp_path: Path
-) -> None:
+def test_what_starting_made_is_kept_out_of_the_collectors_way(qtbot: QtBot, tmp_path: Path) -> None:
     # A full collection walking every startup object is a ~60 ms pause on a big board,
     # felt on the next keystroke; the app freezes them once the board is on screen.
     app = Application()
