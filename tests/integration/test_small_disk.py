@@ -1,5 +1,7 @@
-"""A really full disk: a 2 MiB tmpfs (needs root to mount; skipped otherwise, the
-`max_page_count` test in tests/core/test_crash_safety.py covers CI either way)."""
+"""A really full disk: a 4 MiB tmpfs (needs root to mount; skipped otherwise, the
+`max_page_count` test in tests/core/test_crash_safety.py covers CI either way). A new
+workspace takes about 3 MB of it (66 pages of 16 KiB, and the WAL its creation wrote), so a
+few hundred leads fill the rest."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     if sys.platform != "linux" or os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root on Linux")
     proc = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True
     )
     if proc.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.decode().strip()}")
