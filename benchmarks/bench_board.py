@@ -47,6 +47,7 @@ def _first_paint_ms(ws) -> tuple[float, object]:  # type: ignore[no-untyped-def]
 
 
 KEYS = ("j", "ja", "jan", "jane", "jane.", "jane.d", "acme", "globex", "zzz")
+ROUNDS = 3
 
 
 def run() -> list[Result]:
@@ -91,15 +92,22 @@ def run() -> list[Result]:
         target.view.viewport().repaint()
         repaint_ms.append((time.perf_counter() - start) * 1000)
 
-    # Search as you type: each keystroke runs the filter over every column.
-    keystroke_ms = []
-    for text in KEYS:
-        window.search.setText(text)  # type: ignore[attr-defined]
-        start = time.perf_counter()
-        window.apply_filter()  # type: ignore[attr-defined]
+    # Search as you type: each keystroke runs the filter over every column. The nine
+    # keystrokes are typed three times over; each key's figure is its median (one sample
+    # on this shared machine can be a third slower than the next), and the slowest single
+    # keystroke is reported beside them.
+    typed: dict[str, list[float]] = {text: [] for text in KEYS}
+    for _ in range(ROUNDS):
+        for text in KEYS:
+            window.search.setText(text)  # type: ignore[attr-defined]
+            start = time.perf_counter()
+            window.apply_filter()  # type: ignore[attr-defined]
+            QApplication.processEvents()
+            typed[text].append((time.perf_counter() - start) * 1000)
+        window.clear_filters()  # type: ignore[attr-defined]
         QApplication.processEvents()
-        keystroke_ms.append((time.perf_counter() - start) * 1000)
-    window.clear_filters()  # type: ignore[attr-defined]
+    keystroke_ms = [median(samples) for samples in typed.values()]
+    slowest_sample = max(max(samples) for samples in typed.values())
     memory = peak_rss_mb()
 
     ratio = paint_big / paint_small
@@ -109,8 +117,9 @@ def run() -> list[Result]:
         Result("board", "first paint ratio 100,000 / 100 leads", ratio, "x", "<= 2", ratio <= 2),
         Result("board", "drop a card until committed, 100,000 leads (median)", median(drop_ms), "ms", "<= 10 ms", median(drop_ms) <= 10),
         Result("board", "drop a card until both columns repainted (median)", median(repaint_ms), "ms", "-", True),
-        Result("board", "search keystroke, 100,000 leads (worst of 9)", max(keystroke_ms), "ms", "<= 50 ms", max(keystroke_ms) <= 50),
-        Result("board", "search keystroke, 100,000 leads (median)", median(keystroke_ms), "ms", "-", True),
-        *[Result("board", f"  search {t!r}", ms, "ms", "-", True) for t, ms in zip(KEYS, keystroke_ms, strict=True)],
+        Result("board", "search keystroke, 100,000 leads (slowest of 9 keys)", max(keystroke_ms), "ms", "<= 50 ms", max(keystroke_ms) <= 50),
+        Result("board", "search keystroke, 100,000 leads (median key)", median(keystroke_ms), "ms", "-", True),
+        Result("board", "search keystroke, slowest single one of 27", slowest_sample, "ms", "-", True),
+        *[Result("board", f"  search {t!r} (median of {ROUNDS})", ms, "ms", "-", True) for t, ms in zip(KEYS, keystroke_ms, strict=True)],
         Result("board", "peak memory with the 100,000-lead board open", memory, "MB", "<= 300 MB", memory <= 300),
     ]  # fmt: skip
