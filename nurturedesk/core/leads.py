@@ -7,7 +7,7 @@ commit. Results are plain dataclasses, never ORM objects, so they may cross thre
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -525,13 +525,17 @@ def load_board(
     stage_ids = None if count_all else list(rows)
     counting = _count_aside(workspace, flt, stage_ids)
     pages: dict[int, list[Any]] = {}
-    with workspace.session() as session:
-        for stage_id, limit in rows.items():
-            if counting.done():
-                limit = min(limit, counting.result().get(stage_id, 0))
-            if limit > 0:
-                pages[stage_id] = _page_rows(session, stage_id, flt, None, limit)
-        flat = _with_tags(session, [r for page in pages.values() for r in page])
+    try:
+        with workspace.session() as session:
+            for stage_id, limit in rows.items():
+                if counting.done():
+                    limit = min(limit, counting.result().get(stage_id, 0))
+                if limit > 0:
+                    pages[stage_id] = _page_rows(session, stage_id, flt, None, limit)
+            flat = _with_tags(session, [r for page in pages.values() for r in page])
+    except BaseException:
+        wait([counting])  # no read left running on a workspace the caller may close next
+        raise
     by_id = {card.id: card for card in flat}
     cards = {stage_id: [by_id[r.id] for r in page] for stage_id, page in pages.items() if page}
     return BoardSlice(cards, counting)

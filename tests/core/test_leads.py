@@ -12,7 +12,7 @@ from nurturedesk.core.errors import DuplicateEmailError, ValidationError
 from nurturedesk.core.events import LeadsChanged
 from nurturedesk.core.leads import LeadData, LeadFilter
 from nurturedesk.core.models import StageHistory
-from nurturedesk.core.stages import find_stage
+from nurturedesk.core.stages import find_stage, list_stages
 
 
 def stage(ws: Workspace, name: str) -> int:
@@ -197,3 +197,48 @@ def test_changes_are_announced_after_commit(workspace: Workspace) -> None:
     leads.move_leads(workspace, [lead.id], stage(workspace, "Won"))
     assert [e.reason for e in seen] == ["added", "moved"]
     assert set(seen[1].stage_ids) == {stage(workspace, "New"), stage(workspace, "Won")}
+
+
+@pytest.mark.parametrize(
+    "flt",
+    [
+        LeadFilter(),
+        LeadFilter(search="a"),  # most leads, every stage
+        LeadFilter(search="99@"),  # a few leads, some stages only
+        LeadFilter(search="nobody"),
+        LeadFilter(tag="rare"),
+    ],
+)
+@pytest.mark.parametrize("count", ["first", "last", "on its thread"])
+def test_the_board_reads_the_same_counts_and_pages_as_one_query_at_a_time(
+    workspace: Workspace, flt: LeadFilter, count: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # load_board counts on another thread while it reads the pages, and stops a page early
+    # once the count is known: what it returns must be what plain queries say, whether the
+    # count arrives before the first page or after the last.
+    from concurrent.futures import Future
+
+    from nurturedesk.core.demo import populate_demo
+
+    def count_aside(ws: Workspace, f: LeadFilter | None, ids: list[int] | None) -> Future:  # type: ignore[type-arg]
+        future: Future[dict[int, int]] = Future()
+        if count == "first":
+            future.set_result(leads.count_by_stage(ws, f, ids))
+        else:  # done only when asked for the result, after every page was read
+            future.result = lambda timeout=None: leads.count_by_stage(ws, f, ids)  # type: ignore[method-assign]
+        return future
+
+    if count != "on its thread":
+        monkeypatch.setattr(leads, "_count_aside", count_aside)
+
+    populate_demo(workspace, leads=400)
+    some = leads.list_leads(workspace, LeadFilter(search="99@"))[:3]
+    for lead in some:
+        leads.update_lead(workspace, lead.id, leads.with_changes(lead.data(), tags=("rare",)))
+    stage_ids = [s.id for s in list_stages(workspace)]
+    board = leads.load_board(workspace, flt, {sid: 7 for sid in stage_ids})
+    expected_counts = leads.count_by_stage(workspace, flt)
+    assert board.counts == expected_counts
+    for sid in stage_ids:
+        expected = [c.id for c in leads.page_cards(workspace, sid, flt, limit=7)]
+        assert [c.id for c in board.cards.get(sid, [])] == expected
