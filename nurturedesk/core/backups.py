@@ -23,6 +23,8 @@ import os
 import re
 import shutil
 import sqlite3
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -305,18 +307,45 @@ def _keep_aside(workspace_path: Path, aside: Path) -> None:
 
 
 def _restore_through_sqlite(source: Path, target: Path) -> None:
+    dst = sqlite3.connect(target, timeout=10)
+    try:
+        check = dst.execute("PRAGMA quick_check").fetchone()
+        if not check or check[0] != "ok":
+            raise sqlite3.DatabaseError(f"workspace damaged: {check}")
+        page_size = int(dst.execute("PRAGMA page_size").fetchone()[0])
+        with _with_page_size(source, page_size, target.parent) as pages:
+            src = sqlite3.connect(f"file:{pages}?mode=ro", uri=True)
+            try:
+                src.backup(dst)
+            finally:
+                src.close()
+    finally:
+        dst.close()
+
+
+@contextlib.contextmanager
+def _with_page_size(source: Path, page_size: int, folder: Path) -> Iterator[Path]:
+    """The backup itself, or a copy of it rewritten with the workspace's page size: SQLite
+    cannot copy pages of one size into a WAL database of another (a backup made before new
+    workspaces had 16 KiB pages, restored into a new one, or the other way round)."""
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     try:
-        dst = sqlite3.connect(target, timeout=10)
-        try:
-            check = dst.execute("PRAGMA quick_check").fetchone()
-            if not check or check[0] != "ok":
-                raise sqlite3.DatabaseError(f"workspace damaged: {check}")
-            src.backup(dst)
-        finally:
-            dst.close()
+        same = int(src.execute("PRAGMA page_size").fetchone()[0]) == page_size
     finally:
         src.close()
+    if same:
+        yield source
+        return
+    with tempfile.TemporaryDirectory(prefix=".restoring-", dir=folder) as work:
+        copy = Path(work) / source.name
+        backup_sqlite(source, copy)  # a file of its own, in rollback mode: VACUUM may resize
+        conn = sqlite3.connect(copy)
+        try:
+            conn.execute(f"PRAGMA page_size={page_size}")
+            conn.execute("VACUUM")
+        finally:
+            conn.close()
+        yield copy
 
 
 def _replace_file(source: Path, target: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from datetime import date, datetime
 from pathlib import Path
 
@@ -243,3 +244,37 @@ def test_abandoned_partial_copies_are_cleaned_but_young_ones_kept(
     assert not old.exists()
     assert young.exists()  # may be another process's backup in progress
     assert len(list_backups(workspace.path)) == 1
+
+
+@pytest.mark.parametrize("backup_pages", [4096, 32768])
+def test_a_backup_with_other_pages_restores_through_sqlite(
+    workspace: Workspace, tmp_path: Path, backup_pages: int
+) -> None:
+    # A backup from before new workspaces had 16 KiB pages (or one with bigger pages): SQLite
+    # cannot copy it page for page into this WAL workspace, and replacing the file instead
+    # would leave another process that has the workspace open reading the old content.
+    add(workspace, "ann@example.com")
+    (tmp_path / "copies").mkdir()
+    info = backup_to(workspace, tmp_path / "copies")
+    resized = sqlite3.connect(info.path)
+    resized.execute(f"PRAGMA page_size={backup_pages}")
+    resized.execute("VACUUM")
+    resized.close()
+    add(workspace, "later@example.com")
+    workspace.close()
+    assert workspace.path is not None
+    other_process = sqlite3.connect(workspace.path)  # still open while the restore runs
+
+    restore_from(info.path, workspace.path, now=NOW)
+
+    seen = {r[0] for r in other_process.execute("SELECT email FROM leads")}
+    other_process.close()
+    assert seen == {"ann@example.com"}  # the restored content, not the old file's
+    ws = open_workspace(workspace.path)
+    try:
+        assert emails(ws) == {"ann@example.com"}
+        with ws.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA page_size").scalar() == 16384
+    finally:
+        ws.close()
+    assert not list(workspace.path.parent.glob(".restoring-*"))
