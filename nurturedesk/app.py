@@ -44,6 +44,7 @@ class Application:
         self.bridge: Any = None
         self.window: Any = None
         self.background: Any = None  # tray, close-to-tray, sender lock, backup menu
+        self._settle: Any = None  # the timer that runs settle_after_start once
 
     def open(self, path: Path, *, demo: bool = False) -> bool:
         """Open a workspace in the window; on failure, say why and keep what was open."""
@@ -84,8 +85,10 @@ class Application:
         self.background.show_window_at_start()
         from PySide6.QtCore import QTimer
 
-        # Once the board is painted; not at all if this window is gone by then.
-        QTimer.singleShot(SETTLE_AFTER_MS, self.window, settle_after_start)
+        # Once the board is painted; close() stops it if this workspace is gone by then.
+        self._settle = QTimer(singleShot=True, interval=SETTLE_AFTER_MS)
+        self._settle.timeout.connect(settle_after_start)
+        self._settle.start()
         return True
 
     def bring_forward(self) -> None:
@@ -95,6 +98,9 @@ class Application:
             self.background.show_window()
 
     def close(self) -> None:
+        if self._settle is not None:
+            self._settle.stop()
+            self._settle = None
         gc.unfreeze()  # what this workspace's window leaves behind may be collected again
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)

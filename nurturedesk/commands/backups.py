@@ -32,6 +32,8 @@ def restore(ctx: Context) -> int:
     print(f"Restored {ctx.workspace_path} from {result.restored_from}.")
     if result.previous_kept_at is not None:
         print(f"The workspace as it was is kept at {result.previous_kept_at}")
+    if result.held_mail:
+        print(result.held_mail_advice() + " (`nurturedesk outbox resend|mark-sent`)")
     return 0
 
 

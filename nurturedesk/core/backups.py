@@ -52,6 +52,18 @@ class BackupInfo:
 class RestoreResult:
     restored_from: Path
     previous_kept_at: Path | None  # where the workspace as it was before was put aside
+    # Queued messages put on hold (uncertain): the workspace as it was could not be read, so
+    # they may have gone out after the backup. The user resends them or marks them sent.
+    held_mail: int = 0
+
+    def held_mail_advice(self) -> str:
+        if not self.held_mail:
+            return ""
+        return (
+            f"{self.held_mail} queued message(s) are on hold in the outbox: the workspace as "
+            "it was before the restore could not be read, so they may have gone out after "
+            "the backup. Check your Sent folder, then resend them or mark them sent."
+        )
 
 
 def backups_dir(workspace_path: Path) -> Path:
@@ -283,7 +295,8 @@ def restore_from(source: Path, workspace_path: Path, *, now: datetime) -> Restor
     if aside is not None:  # issue 3: what was sent after the backup must not go out again
         from nurturedesk.core.outbox_restore import reconcile_restored_file
 
-        reconcile_restored_file(workspace_path, aside)
+        held = reconcile_restored_file(workspace_path, aside).held
+        return RestoreResult(source, aside, held)
     return RestoreResult(source, aside)
 
 

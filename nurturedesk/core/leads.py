@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, and_, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
 from nurturedesk.core.db import Workspace
 from nurturedesk.core.errors import DuplicateEmailError, NotFoundError, ValidationError
@@ -548,9 +549,10 @@ def _count_aside(
     workspace: Workspace, flt: LeadFilter | None, stage_ids: list[int] | None
 ) -> Future[dict[int, int]]:
     """`count_by_stage` on the board's counting thread (or here, done, for a database that
-    only this connection can see: an in-memory one)."""
+    another thread's connection would not see: SQLAlchemy pools in-memory SQLite per thread or
+    as one shared connection)."""
     global _counter
-    if workspace.engine.url.database in (None, "", ":memory:"):
+    if isinstance(workspace.engine.pool, (SingletonThreadPool, StaticPool)):
         done: Future[dict[int, int]] = Future()
         done.set_result(count_by_stage(workspace, flt, stage_ids))
         return done

@@ -90,6 +90,8 @@ def restore_and_reopen(app: Any, backup: Path, workspace_path: Path) -> bool:
         app.open(workspace_path)
         return False
     opened = bool(app.open(workspace_path))
+    if result.held_mail:
+        QMessageBox.warning(app.window, "Restore from backup", result.held_mail_advice())
     if opened and result.previous_kept_at is not None:
         app.window.statusBar().showMessage(
             f"Restored from {backup.name}; the previous workspace is kept at "
@@ -121,10 +123,12 @@ def offer_restore(parent: QWidget | None, workspace_path: Path, problem: str) ->
         return False
     try:
         with sender_lock.hold_sender_lock(_Where(workspace_path), "restore"):
-            backups.restore_from(good.path, workspace_path, now=_now())
+            result = backups.restore_from(good.path, workspace_path, now=_now())
     except UserError as exc:
         QMessageBox.critical(parent, "Restore failed", str(exc))
         return False
+    if result.held_mail:
+        QMessageBox.warning(parent, "Workspace restored", result.held_mail_advice())
     return True
 
 

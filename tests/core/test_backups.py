@@ -23,6 +23,7 @@ from nurturedesk.core.clock import FakeClock
 from nurturedesk.core.db import Workspace, open_workspace
 from nurturedesk.core.errors import DamagedWorkspaceError, UserError, WorkspaceError
 from tests.core.test_sender_lock import start_holder
+from tests.damage import scribble_over_a_btree_page
 
 NOW = datetime(2026, 3, 2, 9, 0, 0)
 
@@ -41,9 +42,7 @@ def add(ws: Workspace, *addresses: str) -> None:
 
 
 def corrupt(path: Path) -> None:
-    data = bytearray(path.read_bytes())
-    data[4096 * 2 : 4096 * 2 + 2000] = b"\xff" * 2000  # scribble over a b-tree page
-    path.write_bytes(bytes(data))
+    scribble_over_a_btree_page(path)
 
 
 def filled_workspace(path: Path, n: int = 150) -> None:

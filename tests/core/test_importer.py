@@ -18,6 +18,7 @@ from nurturedesk.core import leads
 from nurturedesk.core.db import Workspace
 from nurturedesk.core.errors import UserError
 from nurturedesk.core.importer import (
+    _EMAIL_FAST,
     ImportCancelled,
     ImportOptions,
     fast_normalize_email,
@@ -452,3 +453,6 @@ def test_a_local_part_past_the_fast_paths_64_characters_goes_to_the_validator(
     assert (result.imported, result.rejected) == (2048, 0)
     for address in long_ones:
         assert leads.find_lead(workspace, address).email == normalize_email(address)
+    # The fast pattern itself stops at 64 (longer ones must take the validator's way).
+    assert _EMAIL_FAST.fullmatch(long_ones[0]) is not None
+    assert _EMAIL_FAST.fullmatch(long_ones[1]) is None

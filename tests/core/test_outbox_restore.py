@@ -79,7 +79,9 @@ def test_restore_over_an_unreadable_workspace_holds_queued_mail(tmp_path: Path) 
         fh.seek(100)
         fh.write(b"\xff" * 2000)
 
-    backups.restore_from(backup, path, now=clock.now())
+    result = backups.restore_from(backup, path, now=clock.now())
+    assert result.held_mail == 1  # and the user is told, in these words
+    assert "1 queued message(s) are on hold" in result.held_mail_advice()
 
     ws = open_workspace(path, clock=clock)
     try:

@@ -20,6 +20,7 @@ from nurturedesk.core.db import (
 )
 from nurturedesk.core.errors import WorkspaceError
 from nurturedesk.core.stages import list_stages
+from tests.damage import scribble_over_a_btree_page
 
 
 def digest(path: Path) -> str:
@@ -125,9 +126,7 @@ def test_corrupt_workspace_is_refused_and_untouched(tmp_path: Path) -> None:
     for i in range(200):
         leads.add_lead(ws, leads.LeadData(email=f"l{i}@example.com", company="x" * 100))
     ws.close()
-    data = bytearray(path.read_bytes())
-    data[4096 * 2 : 4096 * 2 + 2000] = b"\xff" * 2000  # scribble over a b-tree page
-    path.write_bytes(bytes(data))
+    scribble_over_a_btree_page(path)
     before = digest(path)
     with pytest.raises(WorkspaceError, match=r"damaged|not a workspace"):
         open_workspace(path)

@@ -20,6 +20,7 @@ from nurturedesk.app import Application
 from nurturedesk.core import backups, leads, sender_lock
 from nurturedesk.core.db import open_workspace
 from nurturedesk.ui import background, backup_actions, crash_dialog
+from tests.damage import scribble_over_a_btree_page
 
 
 def click_in_next_dialog(text: str, seen: list[str]) -> None:
@@ -153,9 +154,7 @@ def test_damaged_workspace_offers_the_newest_good_backup(qtbot: QtBot, tmp_path:
         leads.add_lead(ws, leads.LeadData(email=f"l{i}@example.com", company="x" * 100))
     backups.make_daily_backup(ws)
     ws.close()
-    data = bytearray(path.read_bytes())
-    data[4096 * 2 : 4096 * 2 + 2000] = b"\xff" * 2000
-    path.write_bytes(bytes(data))
+    scribble_over_a_btree_page(path)
 
     seen: list[str] = []
     click_in_next_dialog("Yes", seen)

@@ -64,6 +64,10 @@ class _Fonts:
         )  # fmt: skip
 
 
+# Per view font, shared by every column's delegate (and so are the pills they render).
+_fonts_by_key: dict[str, _Fonts] = {}
+
+
 class CardDelegate(QStyledItemDelegate):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -73,7 +77,9 @@ class CardDelegate(QStyledItemDelegate):
     def _fonts_for(self, font: QFont) -> _Fonts:
         key = font.key()
         if self._fonts is None or key != self._font_key:
-            self._fonts, self._font_key = _Fonts.from_font(font), key
+            if key not in _fonts_by_key:
+                _fonts_by_key[key] = _Fonts.from_font(font)
+            self._fonts, self._font_key = _fonts_by_key[key], key
         return self._fonts
 
     def sizeHint(

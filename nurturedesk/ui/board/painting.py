@@ -47,7 +47,7 @@ class PillStyle:
     a card shows four or five pills, and drawing one afresh was an antialiased fill, a text
     draw and three state changes."""
 
-    LIMIT = 2048  # looks kept per style (tags and scores are a small vocabulary)
+    LIMIT = 512  # looks kept per style (tags and scores are a small vocabulary; ~4 KB each)
 
     def __init__(
         self,

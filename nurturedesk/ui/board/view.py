@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from concurrent.futures import wait
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QKeyEvent
@@ -190,8 +191,14 @@ class BoardWidget(QScrollArea):
         board = lead_service.load_board(
             self.workspace, self.filter, rows, count_all=stage_ids is None
         )
-        cards, badges = scored_board(self.workspace, board, self.filter, rows, self.sorted_stages)
-        upcoming = next_emails(self.workspace, [c.id for page in cards.values() for c in page])
+        try:
+            cards, badges = scored_board(
+                self.workspace, board, self.filter, rows, self.sorted_stages
+            )
+            upcoming = next_emails(self.workspace, [c.id for page in cards.values() for c in page])
+        except BaseException:
+            wait([board.counting])  # no count left reading a workspace about to change
+            raise
         counts = board.counts  # last: the count ran on its thread while the cards loaded
         for column in wanted:
             model = column.model
