@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import gc
+import time
 from pathlib import Path
 
 from PySide6.QtWidgets import QInputDialog, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
-from nurturedesk.app import Application
+from nurturedesk.app import SETTLE_AFTER_MS, Application
 from nurturedesk.core import leads
 from nurturedesk.core.stages import find_stage, list_stages
 from nurturedesk.ui import settings as ui_settings
@@ -40,6 +41,15 @@ def test_what_starting_made_is_kept_out_of_the_collectors_way(qtbot: QtBot, tmp_
     finally:
         app.close()
     assert gc.get_freeze_count() == 0  # a closed workspace's window can be collected
+
+
+def test_a_workspace_closed_at_once_is_not_frozen_afterwards(qtbot: QtBot, tmp_path: Path) -> None:
+    app = Application()
+    assert app.open(tmp_path / "quick.sqlite")
+    app.close()  # before the settle timer fired, and busy for a while after it
+    time.sleep((SETTLE_AFTER_MS + 200) / 1000)
+    qtbot.wait(200)
+    assert gc.get_freeze_count() == 0
 
 
 def test_a_bad_file_is_refused_and_the_open_workspace_stays(qtbot: QtBot, tmp_path: Path) -> None:
