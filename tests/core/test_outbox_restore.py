@@ -7,7 +7,7 @@ from pathlib import Path
 
 from nurturedesk.core import backups
 from nurturedesk.core.clock import FakeClock
-from nurturedesk.core.db import backup_sqlite, open_workspace
+from nurturedesk.core.db import Workspace, backup_sqlite, open_workspace
 from nurturedesk.core.dispatch import send_due
 from nurturedesk.core.leads import LeadData, add_lead
 from nurturedesk.core.mailconfig import configure_file_transport
@@ -17,19 +17,25 @@ from nurturedesk.core.settings import set_setting
 from nurturedesk.core.templates import save_template
 
 
-def test_restore_keeps_what_was_sent_after_the_backup(tmp_path: Path) -> None:
+def mailing_workspace(tmp_path: Path, delays: list[int]) -> tuple[Workspace, FakeClock, int]:
+    """A workspace that writes its mail to tmp_path/eml, with a sequence of one template
+    sent at the given delays (days); returns it, its clock and the sequence id."""
     clock = FakeClock(datetime(2026, 3, 2, 10, 0))
-    path = tmp_path / "w.sqlite"
-    eml = tmp_path / "eml"
-    ws = open_workspace(path, clock=clock)
-    configure_file_transport(ws, eml, "Me <me@example.com>")
+    ws = open_workspace(tmp_path / "w.sqlite", clock=clock)
+    configure_file_transport(ws, tmp_path / "eml", "Me <me@example.com>")
     set_setting(ws, "mail_timezone", "UTC")
     t = save_template(ws, "T", "Step", "Body")
     seq = save_sequence(
-        ws, "Two", [(t.id, 0), (t.id, 7), (t.id, 7)], window_days=range(7), window_hours=(0, 24)
+        ws, "Steps", [(t.id, d) for d in delays], window_days=range(7), window_hours=(0, 24)
     )
+    return ws, clock, seq.id
+
+
+def test_restore_keeps_what_was_sent_after_the_backup(tmp_path: Path) -> None:
+    ws, clock, seq_id = mailing_workspace(tmp_path, [0, 7, 7])
+    path, eml = tmp_path / "w.sqlite", tmp_path / "eml"
     lead = add_lead(ws, LeadData(email="r@example.org"))
-    enroll(ws, [lead.id], seq.id)
+    enroll(ws, [lead.id], seq_id)
     send_due(ws, limit=0)  # step 1 queued ...
     backup = tmp_path / "backup.sqlite"
     backup_sqlite(path, backup)  # ... when the backup is taken
@@ -58,16 +64,10 @@ def test_restore_keeps_what_was_sent_after_the_backup(tmp_path: Path) -> None:
 
 
 def test_restore_over_an_unreadable_workspace_holds_queued_mail(tmp_path: Path) -> None:
-    clock = FakeClock(datetime(2026, 3, 2, 10, 0))
-    path = tmp_path / "w.sqlite"
-    eml = tmp_path / "eml"
-    ws = open_workspace(path, clock=clock)
-    configure_file_transport(ws, eml, "Me <me@example.com>")
-    set_setting(ws, "mail_timezone", "UTC")
-    t = save_template(ws, "T", "Step", "Body")
-    seq = save_sequence(ws, "One", [(t.id, 0)], window_days=range(7), window_hours=(0, 24))
+    ws, clock, seq_id = mailing_workspace(tmp_path, [0])
+    path, eml = tmp_path / "w.sqlite", tmp_path / "eml"
     lead = add_lead(ws, LeadData(email="r@example.org"))
-    enroll(ws, [lead.id], seq.id)
+    enroll(ws, [lead.id], seq_id)
     send_due(ws, limit=0)  # queued ...
     backup = tmp_path / "backup.sqlite"
     backup_sqlite(path, backup)  # ... when the backup is taken

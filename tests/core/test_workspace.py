@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 from sqlalchemy import create_engine
+from sqlalchemy.engine import Connection
 
 from nurturedesk.core import leads
 from nurturedesk.core.db import (
@@ -21,6 +22,16 @@ from nurturedesk.core.db import (
 from nurturedesk.core.errors import WorkspaceError
 from nurturedesk.core.stages import list_stages
 from tests.damage import scribble_over_a_btree_page
+
+
+def at_revision_with_an_inbox(conn: Connection, revision: str) -> None:
+    """Migrate an empty database to an older schema and give it one stage, as that version
+    would have."""
+    command.upgrade(alembic_config(conn), revision)
+    conn.exec_driver_sql(
+        "INSERT INTO stages (id, name, position, colour, kind) "
+        "VALUES (1, 'Inbox', 0, '#123456', 'open')"
+    )
 
 
 def digest(path: Path) -> str:
@@ -57,11 +68,7 @@ def test_workspace_at_0005_loses_the_history_date_index_and_keeps_its_pages(
     path = tmp_path / "old.sqlite"
     engine = create_engine(f"sqlite:///{path}")
     with engine.begin() as conn:
-        command.upgrade(alembic_config(conn), "0005")
-        conn.exec_driver_sql(
-            "INSERT INTO stages (id, name, position, colour, kind) "
-            "VALUES (1, 'Inbox', 0, '#123456', 'open')"
-        )
+        at_revision_with_an_inbox(conn, "0005")
     engine.dispose()
     ws = open_workspace(path)
     try:
@@ -150,11 +157,7 @@ def test_previous_revision_upgrades_with_data_intact_and_a_backup(tmp_path: Path
     path = tmp_path / "old.sqlite"
     engine = make_engine(f"sqlite:///{path}")
     with engine.begin() as conn:
-        command.upgrade(alembic_config(conn), "0001")
-        conn.exec_driver_sql(
-            "INSERT INTO stages (id, name, position, colour, kind) "
-            "VALUES (1, 'Inbox', 0, '#123456', 'open')"
-        )
+        at_revision_with_an_inbox(conn, "0001")
         conn.exec_driver_sql(
             "INSERT INTO leads (id, email, email_key, first_name, last_name, company, title, "
             "phone, source, owner, timezone, custom_fields, search_text, stage_id, position, "
