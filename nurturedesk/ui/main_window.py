@@ -342,7 +342,8 @@ class MainWindow(QMainWindow):
 
     def drop_leads(self, lead_ids: list[int], stage_id: int, before_lead_id: int | None) -> None:
         """A drop on the board: one undoable move."""
-        stage = get_stage(self.workspace, stage_id)
+        column = self.board.column_for(stage_id)  # the board knows its stages: no query
+        stage = column.model.stage if column is not None else get_stage(self.workspace, stage_id)
         self.undo_stack.push(
             MoveLeadsCommand(
                 self.workspace, lead_ids, stage_id, stage.name, before_lead_id, self.show_error
