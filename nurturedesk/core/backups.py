@@ -292,12 +292,12 @@ def restore_from(source: Path, workspace_path: Path, *, now: datetime) -> Restor
     if problem is not None:  # pragma: no cover - would be a bug in the copy
         raise WorkspaceError(f"The restored workspace failed its check: {problem}")
     log.info("restored %s from %s (previous kept at %s)", workspace_path, source, aside)
+    held = 0
     if aside is not None:  # issue 3: what was sent after the backup must not go out again
         from nurturedesk.core.outbox_restore import reconcile_restored_file
 
         held = reconcile_restored_file(workspace_path, aside).held
-        return RestoreResult(source, aside, held)
-    return RestoreResult(source, aside)
+    return RestoreResult(source, aside, held)
 
 
 def _keep_aside(workspace_path: Path, aside: Path) -> None:
