@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from nurturedesk.core import leads
 from nurturedesk.core.clock import FakeClock
@@ -188,6 +190,31 @@ def test_filters_search_tag_owner_source(workspace: Workspace) -> None:
     assert emails(owner="sam") == ["jane@acme.com"]
     assert emails(source="Fair") == ["bob@globex.com"]
     assert emails(search="nobody") == []
+
+
+def test_the_owner_filter_and_menu_read_the_partial_owner_index(workspace: Workspace) -> None:
+    # The index only holds leads that have an owner; SQLite uses it only if the query says so.
+    leads.add_lead(workspace, LeadData(email="jane@acme.com", owner="sam"))
+    leads.add_lead(workspace, LeadData(email="bob@globex.com"))
+    executed: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, params: Any, *_rest: Any) -> None:
+        executed.append((statement, params))
+
+    event.listen(workspace.engine, "before_cursor_execute", record)
+    try:
+        assert [x.email for x in leads.list_leads(workspace, LeadFilter(owner="sam"))] == [
+            "jane@acme.com"
+        ]
+        assert leads.distinct_values(workspace, "owner") == ["sam"]
+    finally:
+        event.remove(workspace.engine, "before_cursor_execute", record)
+    owner_queries = [(sql, p) for sql, p in executed if "leads.owner" in sql]
+    assert len(owner_queries) == 2  # the filtered list, the menu
+    with workspace.engine.connect() as conn:
+        for sql, params in owner_queries:
+            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params).all()
+            assert "ix_leads_owner" in str(plan), (sql, plan)
 
 
 def test_changes_are_announced_after_commit(workspace: Workspace) -> None:

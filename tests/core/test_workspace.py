@@ -61,10 +61,11 @@ def test_new_workspace_has_default_funnel_and_wal(tmp_path: Path) -> None:
         ws.close()
 
 
-def test_workspace_at_0005_loses_the_history_date_index_and_keeps_its_pages(
+def test_workspace_at_0005_gets_the_new_indexes_and_keeps_its_pages(
     tmp_path: Path,
 ) -> None:
-    # Made as version 0005 did: SQLite's default 4 KiB pages, the moved_at index present.
+    # Made as version 0005 did: SQLite's default 4 KiB pages, the moved_at index present, an
+    # owner index over every lead.
     path = tmp_path / "old.sqlite"
     engine = create_engine(f"sqlite:///{path}")
     with engine.begin() as conn:
@@ -82,6 +83,10 @@ def test_workspace_at_0005_loses_the_history_date_index_and_keeps_its_pages(
             }
             assert "ix_stage_history_moved_at" not in indexes
             assert "ix_stage_history_lead_id" in indexes
+            owner_index = conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE name = 'ix_leads_owner'"
+            ).scalar()
+            assert owner_index is not None and owner_index.endswith("WHERE owner != ''")
             assert conn.exec_driver_sql("PRAGMA page_size").scalar() == 4096
             history = conn.exec_driver_sql(
                 "SELECT to_stage_id FROM stage_history WHERE lead_id = ?", (lead.id,)
