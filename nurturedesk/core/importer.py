@@ -503,45 +503,67 @@ class _LeadRows:
         with consecutive ids from first_id, in the same order."""
         out: list[tuple[Any, ...]] = []
         for start in range(0, len(pending), BLOCK):
-            block = pending[start : start + BLOCK]
-            block_id = first_id + start
-            cells, emails, keys, stages, positions = zip(*block, strict=True)
-            joined = list(map("".join, cells))
-            # One scan of the block's text decides (a double space across two cells only
-            # sends the block the slower way).
-            text = "".join(joined)
-            if min(map(len, cells)) >= self.width and _printable(text) and "  " not in text:
-                longest = max(map(len, joined))  # no cell is longer than its row
-                out.extend(
-                    self._columns(cells, emails, keys, stages, positions, block_id, text, longest)
-                )
-            else:  # some row needs cleaning: row by row
-                out.extend(
-                    self.row(c, block_id + j, e, k, s, p) for j, (c, e, k, s, p) in enumerate(block)
-                )
+            cells, emails, keys, stages, positions = zip(
+                *pending[start : start + BLOCK], strict=True
+            )
+            out.extend(self.block(cells, emails, keys, stages, positions, first_id + start))
         return out
+
+    def block(
+        self,
+        cells: Sequence[list[str]],
+        emails: Sequence[str],
+        keys: Sequence[str],
+        stages: Iterable[int],
+        positions: Sequence[float],
+        first_id: int,
+    ) -> Iterable[tuple[Any, ...]]:
+        """INSERT tuples for a block of new leads given column by column (one row's cells,
+        address, key, stage id and position at each index), ids from first_id."""
+        # The block's cells with a NUL between each two: one scan of this decides. (A NUL
+        # inside a cell shows in the count and sends the block the slower way.)
+        joined = list(map("\x00".join, cells))
+        text = "\x00".join(joined)
+        if (
+            min(map(len, cells)) >= self.width
+            and text.count("\x00") == sum(map(len, cells)) - 1
+            and _printable(text.replace("\x00", ""))
+            and "  " not in text
+        ):
+            longest = max(map(len, joined))  # no cell is longer than its row
+            # Printable text holds no whitespace but the space: a cell needs trimming only
+            # if one starts or ends with a space.
+            padded = text[:1] == " " or text[-1:] == " " or " \x00" in text or "\x00 " in text
+            return self._columns(
+                cells, emails, keys, stages, positions, first_id, text, longest, padded
+            )
+        # Some row needs cleaning: row by row. (stages may be an endless repeat().)
+        rows = zip(cells, emails, keys, stages, positions, strict=False)
+        return [self.row(c, first_id + j, e, k, s, p) for j, (c, e, k, s, p) in enumerate(rows)]
 
     def _columns(
         self,
         cells: Sequence[list[str]],
         emails: Sequence[str],
         keys: Sequence[str],
-        stages: Sequence[int],
+        stages: Iterable[int],
         positions: Sequence[float],
         first_id: int,
         text: str,
         longest: int,
+        padded: bool,
     ) -> Iterable[tuple[Any, ...]]:
-        strip = str.strip
         quoted = "'" in text  # a formula guard to take off, maybe
         by_column = list(zip(*cells, strict=False))  # every row has `width` cells or more
+        if padded:
+            by_column = [tuple(map(str.strip, column)) for column in by_column]
         columns: list[Iterable[str]] = []
         for spec in self.field_cols:
             if spec is None:
                 columns.append(repeat(""))
                 continue
             i, limit = spec
-            column = list(map(strip, by_column[i]))
+            column: Sequence[str] = by_column[i]
             if quoted and any(map(_starts_with_quote, column)):
                 column = [v[1:] if v[:2] in _FORMULA_GUARD else v for v in column]
             if longest > limit and max(map(len, column)) > limit:
@@ -556,7 +578,7 @@ class _LeadRows:
             )
         custom_columns = []
         for _name, i in self.custom_cols:
-            column = list(map(strip, by_column[i]))
+            column = by_column[i]
             if quoted and any(map(_starts_with_quote, column)):
                 column = [v[1:] if v[:2] in _FORMULA_GUARD else v for v in column]
             if longest > 2000 and max(map(len, column)) > 2000:
@@ -961,8 +983,13 @@ class _ImportRun:
                     end_position[default_stage] = positions[-1]
                     if policy != "skip":
                         in_chunk.update(zip(keys, range(queued, queued + taken), strict=True))
-                    pending.extend(
-                        zip(block, emails, keys, repeat(default_stage), positions, strict=False)
+                    if pending:  # new leads read row by row go first
+                        chunk += lead_rows.build(pending, next_id - len(pending))
+                        pending = []
+                    chunk.extend(
+                        lead_rows.block(
+                            block, emails, keys, repeat(default_stage), positions, next_id
+                        )
                     )
                     if import_tags:
                         chunk_tags.update(
@@ -973,9 +1000,7 @@ class _ImportRun:
                     rows += taken
                     imported += taken
                     next_id += taken
-                    if len(chunk) + len(pending) >= CHUNK:
-                        chunk += lead_rows.build(pending, next_id - len(pending))
-                        pending = []
+                    if len(chunk) >= CHUNK:
                         self.next_id = next_id
                         if self.dropped_indexes is None:
                             self._maybe_defer_indexes(conn, rows)

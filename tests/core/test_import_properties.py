@@ -188,20 +188,27 @@ def test_leads_built_column_by_column_equal_those_built_row_by_row(
         finally:
             ws.close()
 
-    row_by_row = importer._LeadRows.build
+    by_column = importer._LeadRows.block
 
-    def build_row_by_row(
-        self: importer._LeadRows, pending: list[tuple[object, ...]], first_id: int
+    def block_row_by_row(
+        self: importer._LeadRows,
+        cells: list[list[str]],
+        emails: list[str],
+        keys: list[str],
+        stages: list[int],
+        positions: list[float],
+        first_id: int,
     ) -> list[tuple[object, ...]]:
-        return [self.row(c, first_id + j, e, k, s, p) for j, (c, e, k, s, p) in enumerate(pending)]  # type: ignore[misc]
+        rows = zip(cells, emails, keys, stages, positions, strict=False)
+        return [self.row(c, first_id + j, e, k, s, p) for j, (c, e, k, s, p) in enumerate(rows)]
 
     with tempfile.TemporaryDirectory() as folder:
         by_columns = stored(Path(folder), "columns")
-        importer._LeadRows.build = build_row_by_row  # type: ignore[method-assign,assignment]
+        importer._LeadRows.block = block_row_by_row  # type: ignore[method-assign,assignment]
         try:
             by_rows = stored(Path(folder), "rows")
         finally:
-            importer._LeadRows.build = row_by_row  # type: ignore[method-assign]
+            importer._LeadRows.block = by_column  # type: ignore[method-assign]
     assert by_columns == by_rows
 
 
