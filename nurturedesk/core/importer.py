@@ -520,23 +520,13 @@ class _LeadRows:
     ) -> Iterable[tuple[Any, ...]]:
         """INSERT tuples for a block of new leads given column by column (one row's cells,
         address, key, stage id and position at each index), ids from first_id."""
-        # The block's cells with a NUL between each two: one scan of this decides. (A NUL
-        # inside a cell shows in the count and sends the block the slower way.)
-        joined = list(map("\x00".join, cells))
-        text = "\x00".join(joined)
-        if (
-            min(map(len, cells)) >= self.width
-            and text.count("\x00") == sum(map(len, cells)) - 1
-            and _printable(text.replace("\x00", ""))
-            and "  " not in text
-        ):
+        joined = list(map("".join, cells))
+        # One scan of the block's text decides (a double space across two cells only sends
+        # the block the slower way).
+        text = "".join(joined)
+        if min(map(len, cells)) >= self.width and _printable(text) and "  " not in text:
             longest = max(map(len, joined))  # no cell is longer than its row
-            # Printable text holds no whitespace but the space: a cell needs trimming only
-            # if one starts or ends with a space.
-            padded = text[:1] == " " or text[-1:] == " " or " \x00" in text or "\x00 " in text
-            return self._columns(
-                cells, emails, keys, stages, positions, first_id, text, longest, padded
-            )
+            return self._columns(cells, emails, keys, stages, positions, first_id, text, longest)
         # Some row needs cleaning: row by row. (stages may be an endless repeat().)
         rows = zip(cells, emails, keys, stages, positions, strict=False)
         return [self.row(c, first_id + j, e, k, s, p) for j, (c, e, k, s, p) in enumerate(rows)]
@@ -551,19 +541,17 @@ class _LeadRows:
         first_id: int,
         text: str,
         longest: int,
-        padded: bool,
     ) -> Iterable[tuple[Any, ...]]:
+        strip = str.strip
         quoted = "'" in text  # a formula guard to take off, maybe
         by_column = list(zip(*cells, strict=False))  # every row has `width` cells or more
-        if padded:
-            by_column = [tuple(map(str.strip, column)) for column in by_column]
         columns: list[Iterable[str]] = []
         for spec in self.field_cols:
             if spec is None:
                 columns.append(repeat(""))
                 continue
             i, limit = spec
-            column: Sequence[str] = by_column[i]
+            column = list(map(strip, by_column[i]))
             if quoted and any(map(_starts_with_quote, column)):
                 column = [v[1:] if v[:2] in _FORMULA_GUARD else v for v in column]
             if longest > limit and max(map(len, column)) > limit:
@@ -578,7 +566,7 @@ class _LeadRows:
             )
         custom_columns = []
         for _name, i in self.custom_cols:
-            column = by_column[i]
+            column = list(map(strip, by_column[i]))
             if quoted and any(map(_starts_with_quote, column)):
                 column = [v[1:] if v[:2] in _FORMULA_GUARD else v for v in column]
             if longest > 2000 and max(map(len, column)) > 2000:
