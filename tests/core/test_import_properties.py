@@ -324,3 +324,31 @@ def test_domains_checked_without_the_validator_get_its_verdict(domain: str) -> N
 
     expected = verdict(lambda d: normalize_email(f"a@{d}").rpartition("@")[2])
     assert verdict(_normalised_domain.__wrapped__) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    cells=st.lists(
+        st.one_of(messy, st.text(max_size=6), st.sampled_from(["a\nb", " 'x", "\r\n", "x" * 2001])),
+        min_size=6,
+        max_size=7,
+    )
+)
+def test_a_row_is_cleaned_as_each_cell_is_on_its_own(cells: list[str]) -> None:
+    """Rows are cleaned a step at a time over all their cells; the result must be what
+    cleaning each cell on its own gives (control characters, spaces, formula guard, limits)."""
+    from nurturedesk.core import importer
+
+    mapping = ["email", "first_name", "company", "phone", "custom:Notes", "custom:City"]
+    rows = importer._LeadRows(mapping, "")
+    fields, custom = rows.values(cells)
+    texts = dict(zip(importer.TEXT_FIELDS, fields, strict=True))
+    assert texts["first_name"] == importer._clean(cells[1], 120)
+    assert texts["company"] == importer._clean(cells[2], 200)
+    assert texts["phone"] == importer._clean(cells[3], 60)
+    expected = {
+        name: value
+        for name, cell in (("Notes", cells[4]), ("City", cells[5]))
+        if (value := importer._clean(cell, 2000))
+    }
+    assert custom == expected
