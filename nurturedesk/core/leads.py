@@ -20,7 +20,7 @@ from sqlalchemy.pool import SingletonThreadPool, StaticPool
 from nurturedesk.core.db import Workspace
 from nurturedesk.core.errors import DuplicateEmailError, NotFoundError, ValidationError
 from nurturedesk.core.events import LeadsChanged
-from nurturedesk.core.models import OWNER_SET, Lead, Stage, StageHistory, Tag, lead_tags
+from nurturedesk.core.models import Lead, Stage, StageHistory, Tag, lead_tags
 from nurturedesk.core.validation import clean_text, email_key, normalize_email
 
 _Query = TypeVar("_Query", bound=Select)  # type: ignore[type-arg]
@@ -464,7 +464,8 @@ def _filtered(query: _Query, flt: LeadFilter | None) -> _Query:
             .where(func.lower(Tag.name) == flt.tag.casefold())
         )
     if flt.owner:
-        query = query.where(Lead.owner == flt.owner, OWNER_SET)
+        # (`!= ""` lets SQLite use the owner index, which holds only leads with an owner)
+        query = query.where(Lead.owner == flt.owner, Lead.owner != "")
     if flt.source:
         query = query.where(Lead.source == flt.source)
     if flt.segment is not None:
@@ -665,9 +666,7 @@ def distinct_values(workspace: Workspace, column: str) -> list[str]:
     """Owners or sources in use (for the board's filter menus)."""
     col = {"owner": Lead.owner, "source": Lead.source}[column]
     with workspace.session() as session:
-        # (The owner index only holds leads that have one: saying so lets SQLite use it.)
-        assigned = OWNER_SET if column == "owner" else col != ""
-        query = select(col).where(Lead.deleted_at.is_(None), assigned).distinct().order_by(col)
+        query = select(col).where(Lead.deleted_at.is_(None), col != "").distinct().order_by(col)
         return list(session.scalars(query))
 
 

@@ -77,11 +77,6 @@ class Tag(Base):
     name: Mapped[str] = mapped_column(String(80), unique=True)
 
 
-# The partial owner index's condition: SQLite only picks a partial index when the query's
-# WHERE holds that condition, so the owner filter and menu add OWNER_SET.
-OWNER_SET = text("leads.owner != ''")
-
-
 class Lead(Base):
     __tablename__ = "leads"
 
@@ -126,6 +121,7 @@ class Lead(Base):
         Index("ix_leads_board", "stage_id", "deleted_at", "position", "id", "search_text"),
         # Covering, so the filter menus stay instant; only leads that have an owner (most
         # imported leads have none, and an import builds this index once per 100,000 rows).
+        # SQLite uses it for a query whose WHERE says `owner != ''` (a bound '' will do).
         Index("ix_leads_owner", "owner", "deleted_at", sqlite_where=text("owner != ''")),
         Index("ix_leads_source", "source", "deleted_at"),
     )
