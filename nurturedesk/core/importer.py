@@ -308,17 +308,18 @@ _SPECIAL_USE_SUFFIXES = tuple(f".{name}" for name in _SPECIAL_USE)
 
 
 @lru_cache(maxsize=65536)
-def _normalised_domain(domain: str) -> str:
-    """The domain as email-validator normalises it, or ValidationError. Plain host names are
-    checked here (email-validator takes some 25 us a domain: a list where every lead has a
-    company domain of its own took four times as long to import); cached, as lists repeat
-    domains."""
+def _plain_domain(domain: str) -> str | None:
+    """The domain lower-cased if it is a plain host name, which email-validator accepts
+    whatever the local part and normalises to just that; else None (the whole address then
+    goes to the validator: an IDNA domain's limits depend on the local part too). The
+    validator takes some 25 us an address: a list where every lead had a company domain of
+    its own imported four times slower. Cached, as lists repeat domains."""
     # (252: "a@" and the domain within an address's 254 characters, as the validator sees it)
     if len(domain) <= 252 and "--" not in domain and _PLAIN_HOSTNAME.fullmatch(domain):
         lower = domain.lower()
         if lower not in _SPECIAL_USE and not lower.endswith(_SPECIAL_USE_SUFFIXES):
             return lower
-    return normalize_email(f"a@{domain}").rpartition("@")[2]
+    return None
 
 
 def fast_normalize_email(value: str) -> str:
@@ -331,10 +332,9 @@ def fast_normalize_email(value: str) -> str:
         and len(raw) <= 254
         and local.isascii()
         and _LOCAL_ASCII.fullmatch(local)
-        and domain.isascii()
-        and domain.isprintable()
+        and (plain := _plain_domain(domain)) is not None
     ):
-        return f"{local}@{_normalised_domain(domain)}"
+        return f"{local}@{plain}"
     return normalize_email(value)
 
 
@@ -901,7 +901,7 @@ class _ImportRun:
         }
         self.next_id = (conn.scalar(select(func.max(Lead.id))) or 0) + 1
         self.first_id = self.next_id
-        self.domains: dict[str, str] = {}  # domain as written -> normalised (valid ones)
+        self.domains: dict[str, str] = {}  # plain host name as written -> lower-cased
         # email key -> (lead id, spreadsheet row of its first occurrence or None if existing)
         self.seen: dict[str, tuple[int, int | None]] = {
             key: (lead_id, None)
@@ -989,10 +989,12 @@ class _ImportRun:
                     hits = cast(list[re.Match[str]], matches)
                     writtens = list(map(_domain_of, hits))
                     normal = list(map(domains.get, writtens))
-                    if None in normal:  # domains new to this import: check each once
-                        with contextlib.suppress(ValidationError):  # (rows say why)
-                            for written in set(writtens).difference(domains):
-                                domains[written] = _normalised_domain(written)
+                    if None in normal:  # domains new to this import: plain host names?
+                        for written in set(writtens).difference(domains):
+                            if (plain := _plain_domain(written)) is None:
+                                break  # row by row: the validator judges those addresses
+                            domains[written] = plain
+                        else:
                             normal = list(map(domains.get, writtens))
                     if None not in normal:  # (the pattern bounds the local part)
                         emails = (
@@ -1077,8 +1079,9 @@ class _ImportRun:
                         rejected += 1
                         report.add("rejected", number, str(exc), cells)
                         continue
-                    if m is not None:
-                        domains[m.group(2)] = email.rpartition("@")[2]
+                    # Remembered only if any local part would do (see _plain_domain).
+                    if m is not None and (plain := _plain_domain(m.group(2))) is not None:
+                        domains[m.group(2)] = plain
                 key = email.lower()
                 if suppressed and suppression_hash(key) in suppressed:
                     skipped += 1

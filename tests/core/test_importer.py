@@ -100,6 +100,20 @@ def test_messy_cp1252_semicolons_quoted_newlines_blank_and_bad_emails(
     assert report[2]["Prénom"] == "No"
 
 
+def test_a_refused_domain_is_reported_with_the_address_as_written(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path / "list.csv",
+        [["Email"], ["bob@mail.invalid"], ["ann@exa_mple.com"], ["eve@example.com"]],
+    )
+    result = import_file(workspace, path)
+    assert (result.imported, result.rejected) == (1, 2)
+    reasons = [r["reason"] for r in report_rows(result.rejected_file)]
+    assert "'bob@mail.invalid'" in reasons[0] and "special-use" in reasons[0]
+    assert "'ann@exa_mple.com'" in reasons[1] and "invalid characters" in reasons[1]
+
+
 @pytest.mark.parametrize(
     "encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "cp1252", "latin-1"]
 )
@@ -423,6 +437,9 @@ def test_formula_guard_from_our_export_is_taken_off(workspace: Workspace, tmp_pa
         "a@" + "b" * 64 + ".com",
         "a@example.test",
         "a@example.invalid",
+        # IDNA: too long once the domain is Unicode again, with this local part only
+        "a" * 10 + "@" + ".".join(["xn--fiqaaaaaaaaaaaaaaaaaa"] * 4) + ".com",
+        "a" * 30 + "@" + ".".join(["xn--fiqaaaaaaaaaaaaaaaaaa"] * 4) + ".com",
     ],
 )
 def test_fast_email_path_agrees_with_the_validator(address: str) -> None:
