@@ -125,24 +125,22 @@ def nurturedesk_import(csv_path: Path, ws_path: Path) -> tuple[float, int]:
     return elapsed, result.imported
 
 
-def every_lead_its_own_domain(tmp: Path) -> float:
+def every_lead_its_own_domain(tmp: Path) -> tuple[float, int]:
     """A list where each lead comes from a company of its own (a purchased list, a trade
     show): 100,000 domains, none checked before in this process."""
-    from nurturedesk.core.importer import _normalised_domain
+    from nurturedesk.core.importer import _plain_domain
 
     path = tmp / "own-domains.csv"
     write_file(path, domains=ROWS)
-    _normalised_domain.cache_clear()
-    seconds, _imported = nurturedesk_import(path, tmp / "own-domains.sqlite")
-    return seconds
+    _plain_domain.cache_clear()
+    return nurturedesk_import(path, tmp / "own-domains.sqlite")
 
 
-def a_line_break_in_one_note_in_100(tmp: Path) -> float:
+def a_line_break_in_one_note_in_100(tmp: Path) -> tuple[float, int]:
     """Rows that need cleaning here and there, as in files people really get."""
     path = tmp / "line-breaks.csv"
     write_file(path, line_break_every=100)
-    seconds, _imported = nurturedesk_import(path, tmp / "line-breaks.sqlite")
-    return seconds
+    return nurturedesk_import(path, tmp / "line-breaks.sqlite")
 
 
 def other_formats(tmp: Path) -> tuple[float, float, float]:
@@ -183,8 +181,8 @@ def run() -> list[Result]:
             seconds, imported = nurturedesk_import(csv_path, tmp / "ws.sqlite")
             ours.append(seconds)
             floor.append(same_schema(tmp / "ws.sqlite", tmp / "floor.sqlite"))
-        t_own_domains = every_lead_its_own_domain(tmp)
-        t_line_breaks = a_line_break_in_one_note_in_100(tmp)
+        t_own_domains, n_own_domains = every_lead_its_own_domain(tmp)
+        t_line_breaks, n_line_breaks = a_line_break_in_one_note_in_100(tmp)
         t_csv, t_xlsx, t_xlsx_in = other_formats(tmp)
     t_ours, t_plain, t_floor = (statistics.median(x) for x in (ours, plain, floor))
     rate = ROWS / t_ours
@@ -236,7 +234,7 @@ def run() -> list[Result]:
             ROWS / t_own_domains,
             "rows/s",
             ">= 50000",
-            ROWS / t_own_domains >= 50_000,
+            ROWS / t_own_domains >= 50_000 and n_own_domains == ROWS,
         ),
         Result(
             "import",
@@ -244,7 +242,7 @@ def run() -> list[Result]:
             ROWS / t_line_breaks,
             "rows/s",
             ">= 50000",
-            ROWS / t_line_breaks >= 50_000,
+            ROWS / t_line_breaks >= 50_000 and n_line_breaks == ROWS,
         ),
         Result("import", "export 100k leads to CSV", t_csv * 1000, "ms", "", True),
         Result("import", "export 100k leads to XLSX (openpyxl)", t_xlsx * 1000, "ms", "", True),
