@@ -354,7 +354,8 @@ def _clean(value: str, limit: int) -> str:
     return _unguarded(value)[:limit]
 
 
-# The columns the import writes per new lead (the rest are the same for all of them).
+# The columns the import builds per new lead (the rest are the same for all of them, and
+# `_LeadRows.constant` takes out those that are the same for all of one import).
 _ROW = (
     "id",
     "email",
@@ -365,6 +366,15 @@ _ROW = (
     "stage_id",
     "position",
 )
+
+
+def _sql_literal(value: int | str) -> str:
+    """A constant written into SQL text: an int, or a text quoted as SQLite quotes it."""
+    if isinstance(value, int):
+        return str(int(value))
+    if "\x00" in value:  # (cleaned texts hold no control characters)
+        raise ValueError("a NUL cannot be written into SQL text")
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _search_text(lead: dict[str, Any]) -> str:
@@ -402,7 +412,7 @@ def _printable(text: str) -> bool:
 _starts_with_quote = operator.methodcaller("startswith", "'")
 
 
-def _getter(indexes: list[int]) -> Callable[[list[str]], tuple[str, ...]]:
+def _getter(indexes: list[int]) -> Callable[[Sequence[T]], tuple[T, ...]]:
     """itemgetter that always returns a tuple (itemgetter(i) alone returns the item)."""
     if not indexes:
         return lambda _cells: ()
@@ -435,12 +445,13 @@ def _valid_timezone(name: str) -> bool:
 
 # --- The import ---------------------------------------------------------------------------
 
+_OWNER_INDEX = "ix_leads_owner"  # holds only leads with an owner (migration 0007)
 BLOCK = 1024  # rows read, and new leads built column by column, this many at a time
 WHOLE_BLOCKS = True  # take blocks of plain new leads whole (off: row by row, for tests)
 
 
 class _LeadRows:
-    """Turns data rows into INSERT tuples for `leads` (in `_ROW` order).
+    """Turns data rows into INSERT tuples for `leads` (`_ROW` without `constant`).
 
     `values()` does one row. `build()` does a list of new leads column by column (each
     step one C-level `map` over the column): where a block's rows hold no control
@@ -448,7 +459,8 @@ class _LeadRows:
     `values()` (tested on both paths) at a fraction of the cost per row.
     """
 
-    def __init__(self, mapping: list[str], default_source: str) -> None:
+    def __init__(self, mapping: list[str], default_source: str, stage_id: int | None) -> None:
+        """`stage_id`: the stage of every new lead, or None when the file says per row."""
         self.text_cols = [(i, TEXT_FIELDS[f]) for i, f in enumerate(mapping) if f in TEXT_FIELDS]
         mapped_text = [f for f in mapping if f in TEXT_FIELDS]
         self.custom_cols = [
@@ -476,6 +488,36 @@ class _LeadRows:
             self.custom_parts.append(prefix + _json_object({name: ""})[1:-2])
             prefix = '", '
         self.custom_parts.append('"}')
+        # Columns with the same value for every new lead of this import (a field no column
+        # maps to, the stage when the file names none) go into the INSERT's SQL once instead
+        # of being bound for each row: a tenth of the INSERT when three are.
+        constant: dict[str, int | str] = {
+            field: default_source if field == "source" else ""
+            for field, spec in zip(TEXT_FIELDS, self.field_cols, strict=True)
+            if spec is None
+            and not (field in ("first_name", "last_name") and "full_name" in mapping)
+        }
+        if not self.custom_cols:
+            constant["custom_fields"] = "{}"
+        if stage_id is not None:
+            constant["stage_id"] = stage_id
+        self.constant = constant
+        self.columns = tuple(c for c in _ROW if c not in constant)  # each row's, in order
+        self._kept = [i for i, c in enumerate(_ROW) if c not in constant]
+        self.project = _getter(self._kept)  # a whole _ROW tuple -> the row's own columns
+
+    def insert_sql(self, now_text: str) -> str:
+        """The INSERT for this import's rows (tuples in `columns` order)."""
+        names = [*self.columns, *self.constant, "stage_entered_at", "score", "created_at"]
+        values = [
+            *("?" * len(self.columns)),
+            *map(_sql_literal, self.constant.values()),
+            *(_sql_literal(now_text), "0", _sql_literal(now_text)),
+        ]
+        return (
+            f"INSERT INTO leads ({', '.join(names)}, updated_at, deleted_at)"
+            f" VALUES ({', '.join(values)}, {_sql_literal(now_text)}, NULL)"
+        )
 
     def values(self, cells: list[str]) -> tuple[tuple[str, ...], dict[str, str]]:
         """One row: the 8 text fields (before the default source) and the custom fields."""
@@ -504,17 +546,32 @@ class _LeadRows:
         self, cells: list[str], lead_id: int, email: str, key: str, stage_id: int, position: float
     ) -> tuple[Any, ...]:
         fields, custom = self.values(cells)
+        return self.whole(lead_id, email, key, fields, custom, stage_id, position)
+
+    def whole(
+        self,
+        lead_id: int,
+        email: str,
+        key: str,
+        fields: tuple[str, ...],
+        custom: dict[str, str],
+        stage_id: int,
+        position: float,
+    ) -> tuple[Any, ...]:
+        """The INSERT tuple of one new lead from its 8 text fields and custom fields."""
         if self.default_source and not fields[5]:
             fields = (*fields[:5], self.default_source, *fields[6:])
-        return (
-            lead_id,
-            email,
-            key,
-            *fields,
-            _json_object(custom) if custom else "{}",
-            f"{fields[0]} {fields[1]} {email} {fields[2]}".lower(),
-            stage_id,
-            position,
+        return self.project(
+            (
+                lead_id,
+                email,
+                key,
+                *fields,
+                _json_object(custom) if custom else "{}",
+                f"{fields[0]} {fields[1]} {email} {fields[2]}".lower(),
+                stage_id,
+                position,
+            )
         )
 
     def build(self, pending: list[tuple[Any, ...]], first_id: int) -> list[tuple[Any, ...]]:
@@ -639,17 +696,9 @@ class _LeadRows:
             ]
         first, last, company = columns[0], columns[1], columns[2]
         search = map(str.lower, map(" ".join, zip(first, last, emails, company, strict=False)))
-        return zip(
-            ids,
-            emails,
-            keys,
-            *columns,
-            custom_json,
-            search,
-            stages,
-            positions,
-            strict=False,  # the repeat() columns are endless
-        )
+        every = (ids, emails, keys, *columns, custom_json, search, stages, positions)
+        # strict=False: the repeat() columns are endless (constant ones are left out here).
+        return zip(*map(every.__getitem__, self._kept), strict=False)
 
 
 @dataclass
@@ -940,7 +989,11 @@ class _ImportRun:
         has_last = "last_name" in mapping
         tz_mapped = "timezone" in mapping
         default_source = clean_text(opts.source, 120)
-        lead_rows = _LeadRows(mapping, default_source)
+        lead_rows = _LeadRows(
+            mapping, default_source, self.default_stage if stage_idx is None else None
+        )
+        self.insert_sql = lead_rows.insert_sql(self.now_text)
+        self.owner_constant = lead_rows.constant.get("owner")
         row_values = lead_rows.values
         # New leads are built column by column when a file
         # maps no full name or time zone (they are checked on the cleaned row values).
@@ -953,7 +1006,7 @@ class _ImportRun:
         import_tags = frozenset(self.import_tags)
         domains = self.domains
         email_match = _EMAIL_FAST.fullmatch
-        chunk: list[tuple[Any, ...]] = []  # rows for INSERT INTO leads, in _ROW order
+        chunk: list[tuple[Any, ...]] = []  # INSERT tuples (lead_rows.columns)
         # New leads not built yet (cells, email, key, stage id, position): they follow chunk.
         pending: list[tuple[Any, ...]] = []
         in_chunk: dict[str, int] = {}  # email key -> index in chunk (+ pending)
@@ -1131,19 +1184,8 @@ class _ImportRun:
                     if deferred:
                         pending.append((cells, email, key, stage_id, position))
                     else:
-                        if default_source and not fields[5]:
-                            fields = (*fields[:5], default_source, *fields[6:])
                         chunk.append(
-                            (
-                                next_id,
-                                email,
-                                key,
-                                *fields,
-                                _json_object(custom) if custom else "{}",
-                                f"{fields[0]} {fields[1]} {email} {fields[2]}".lower(),
-                                stage_id,
-                                position,
-                            )
+                            lead_rows.whole(next_id, email, key, fields, custom, stage_id, position)
                         )
                     if tags:
                         chunk_tags[next_id] = set(tags)
@@ -1174,13 +1216,18 @@ class _ImportRun:
                     if pending:
                         chunk += lead_rows.build(pending, next_id - len(pending))
                         pending = []
-                    lead = dict(zip(_ROW, chunk[index], strict=True))
+                    lead = {
+                        **lead_rows.constant,
+                        **dict(zip(lead_rows.columns, chunk[index], strict=True)),
+                    }
                     lead["custom_fields"] = json.loads(lead["custom_fields"])
                     have = chunk_tags.get(lead_id, set())
                     if _combine(lead, values, custom, policy) or not tags <= have:
                         lead["custom_fields"] = _json_object(lead["custom_fields"])
                         lead["search_text"] = _search_text(lead)
-                        chunk[index] = tuple(lead[c] for c in _ROW)
+                        chunk[index] = tuple(lead[c] for c in lead_rows.columns)
+                        # (a file's blank cells change nothing, so the constants hold)
+                        assert all(lead[c] == v for c, v in lead_rows.constant.items())
                         if tags:
                             chunk_tags[lead_id] = have | tags
                         updated += 1
@@ -1247,6 +1294,8 @@ class _ImportRun:
             " WHERE type = 'index' AND tbl_name = 'leads' AND sql IS NOT NULL"
         ).fetchall()
         for name, sql in indexes:
+            if self.owner_constant == "" and name == _OWNER_INDEX:
+                continue  # no new lead enters it: kept, it costs the insert nothing
             conn.exec_driver_sql(f'DROP INDEX "{name}"')
             self.dropped_indexes.append(sql)
 
@@ -1271,13 +1320,7 @@ class _ImportRun:
         updates: list[_PendingUpdate],
     ) -> None:
         if chunk:
-            now = self.now_text
-            conn.exec_driver_sql(
-                f"INSERT INTO leads ({', '.join(_ROW)}, stage_entered_at, score, created_at,"
-                " updated_at, deleted_at)"
-                f" VALUES ({', '.join('?' * len(_ROW))}, '{now}', 0, '{now}', '{now}', NULL)",
-                chunk,  # type: ignore[arg-type]
-            )
+            conn.exec_driver_sql(self.insert_sql, chunk)  # type: ignore[arg-type]
             links = [(lead_id, t) for lead_id, tags in chunk_tags.items() for t in tags]
             if links:
                 conn.exec_driver_sql(

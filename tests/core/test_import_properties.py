@@ -368,7 +368,7 @@ def test_a_row_is_cleaned_as_each_cell_is_on_its_own(cells: list[str]) -> None:
     from nurturedesk.core import importer
 
     mapping = ["email", "first_name", "company", "phone", "custom:Notes", "custom:City"]
-    rows = importer._LeadRows(mapping, "")
+    rows = importer._LeadRows(mapping, "", None)
     fields, custom = rows.values(cells)
     texts = dict(zip(importer.TEXT_FIELDS, fields, strict=True))
     assert texts["first_name"] == _cleaned_alone(cells[1], 120)

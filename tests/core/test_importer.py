@@ -401,6 +401,63 @@ def test_big_import_keeps_the_indexes_and_their_uniqueness(
         )
 
 
+@pytest.mark.parametrize("owners_in_file", [False, True])
+def test_big_import_with_or_without_owners_keeps_the_owner_filter_right(
+    workspace: Workspace, tmp_path: Path, owners_in_file: bool
+) -> None:
+    # Without an owner column no new lead has one (the owner index stays as it is); with
+    # one, the new owners must be found like the old.
+    leads.add_lead(workspace, leads.LeadData(email="old@example.com", owner="sam"))
+    indexes = lead_indexes(workspace)
+    header = ["Email", "Owner"] if owners_in_file else ["Email"]
+    rows = [header] + [
+        [f"u{i}@example.com", "kim" if i % 1000 == 0 else ""][: len(header)] for i in range(25000)
+    ]
+    result = import_file(workspace, write_csv(tmp_path / "big.csv", rows))
+
+    assert result.imported == 25000
+    assert lead_indexes(workspace) == indexes
+    assert [x.email for x in leads.list_leads(workspace, leads.LeadFilter(owner="sam"))] == [
+        "old@example.com"
+    ]
+    kims = leads.list_leads(workspace, leads.LeadFilter(owner="kim"))
+    assert len(kims) == (25 if owners_in_file else 0)
+    assert leads.distinct_values(workspace, "owner") == (
+        ["kim", "sam"] if owners_in_file else ["sam"]
+    )
+    with workspace.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+
+
+def test_what_every_row_shares_is_written_as_given(workspace: Workspace, tmp_path: Path) -> None:
+    # The source and stage given for the whole file, a quote in the source, and a duplicate
+    # within the file updating the first occurrence.
+    path = write_csv(
+        tmp_path / "l.csv",
+        [
+            ["Email", "First Name"],
+            ["a@example.com", "Ann"],
+            ["b@example.com", "Bob"],
+            ["A@example.com", "Annie"],
+        ],
+    )
+    result = import_file(
+        workspace,
+        path,
+        ImportOptions(source="O'Brien's fair", stage="Qualifying", on_duplicate="update"),
+    )
+    assert (result.imported, result.updated) == (2, 1)
+    for email, first in (("a@example.com", "Annie"), ("b@example.com", "Bob")):
+        lead = leads.find_lead(workspace, email)
+        assert (lead.first_name, lead.source, lead.stage_name, lead.owner, lead.timezone) == (
+            first,
+            "O'Brien's fair",
+            "Qualifying",
+            "",
+            "",
+        )
+
+
 def test_suppressed_address_is_skipped(workspace: Workspace, tmp_path: Path) -> None:
     from nurturedesk.core.privacy import suppress_address
 
