@@ -881,6 +881,9 @@ class _ImportRun:
                 first_id = self.next_id
                 with _import_cache(conn), _collector_paused():
                     self._consume(conn, batch_id)
+                    # Let go of the address index while the collector is still off: back
+                    # on, it would walk each of its 100,000s of entries once more.
+                    self.seen.clear()
                 last_id = self.next_id - 1
                 batch.finished_at = ws.clock.now()
                 batch.rows = self.rows
@@ -1263,13 +1266,15 @@ class _ImportRun:
             self._report_progress(rows, "saving")
             conn.exec_driver_sql(sql)
         if self.next_id > self.first_id:  # the new leads entered their stage: say so
+            stage = lead_rows.constant.get("stage_id")
             conn.execute(
                 insert(StageHistory).from_select(
                     ["lead_id", "from_stage_id", "to_stage_id", "moved_at", "reason"],
                     select(
                         Lead.id,
                         literal(None, Integer),
-                        Lead.stage_id,
+                        # (the stage every new lead went to, when the file names none)
+                        literal(stage, Integer) if stage is not None else Lead.stage_id,
                         literal(self.now, DateTime),
                         literal(self.source_tag, String),
                     ).where(Lead.id.between(self.first_id, self.next_id - 1)),

@@ -49,6 +49,20 @@ def lead_indexes(ws: Workspace) -> list[tuple[object, ...]]:
         ).fetchall()
 
 
+def entries(ws: Workspace) -> dict[str, tuple[object, ...]]:
+    """Each lead's stage-history rows: (from stage, to stage, reason)."""
+    with ws.engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT l.email, f.name, t.name, h.reason FROM stage_history h"
+            " JOIN leads l ON l.id = h.lead_id LEFT JOIN stages f ON f.id = h.from_stage_id"
+            " LEFT JOIN stages t ON t.id = h.to_stage_id ORDER BY h.id"
+        ).all()
+    found: dict[str, tuple[object, ...]] = {}
+    for email, *entry in rows:
+        found[email] = (*found.get(email, ()), tuple(entry))
+    return found
+
+
 def write_csv(
     path: Path, rows: list[list[str]], encoding: str = "utf-8", delimiter: str = ","
 ) -> Path:
@@ -279,6 +293,10 @@ def test_stage_tags_and_source_options(workspace: Workspace, tmp_path: Path) -> 
     b = leads.find_lead(workspace, "b@example.com")
     assert (a.stage_name, a.source, a.tags) == ("Qualifying", "Trade fair", ("Fair 2026",))
     assert (b.stage_name, b.source) == ("Nurturing", "LinkedIn")
+    assert entries(workspace) == {
+        "a@example.com": ((None, "Qualifying", "imported from l.csv"),),
+        "b@example.com": ((None, "Nurturing", "imported from l.csv"),),
+    }
     assert "no stage named 'Nowhere'" in report_rows(result.rejected_file)[0]["reason"]
 
 
@@ -456,6 +474,10 @@ def test_what_every_row_shares_is_written_as_given(workspace: Workspace, tmp_pat
             "",
             "",
         )
+    assert entries(workspace) == {
+        "a@example.com": ((None, "Qualifying", "imported from l.csv"),),
+        "b@example.com": ((None, "Qualifying", "imported from l.csv"),),
+    }
 
 
 def test_suppressed_address_is_skipped(workspace: Workspace, tmp_path: Path) -> None:
