@@ -28,6 +28,7 @@ import re
 import tempfile
 import time
 import unicodedata
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -954,13 +955,16 @@ class _ImportRun:
         self.next_id = (conn.scalar(select(func.max(Lead.id))) or 0) + 1
         self.first_id = self.next_id
         self.domains: dict[str, str] = {}  # plain host name as written -> lower-cased
-        # email key -> (lead id, spreadsheet row of its first occurrence or None if existing)
-        self.seen: dict[str, tuple[int, int | None]] = {
-            key: (lead_id, None)
+        # email key -> lead id, for the workspace's leads and the file's new ones so far
+        self.seen: dict[str, int] = {
+            key: lead_id
             for key, lead_id in conn.execute(
                 select(Lead.email_key, Lead.id).where(Lead.deleted_at.is_(None))
             )
         }
+        # The spreadsheet row of each new lead, at [id - first_id] (ids are handed out one
+        # by one, in file order): ints in an array, not a tuple per lead in `seen`.
+        self.rows_of = array("q")
         self.suppressed = set(conn.scalars(select(SuppressedHash.hash)))
         self.tag_ids = {
             name.casefold(): tid for tid, name in conn.execute(select(Tag.id, Tag.name))
@@ -1002,6 +1006,8 @@ class _ImportRun:
         # maps no full name or time zone (they are checked on the cleaned row values).
         deferred = full_idx is None and not tz_mapped
         seen = self.seen
+        rows_of = self.rows_of
+        first_id = self.first_id
         suppressed = self.suppressed
         report = self.report
         end_position = self.end_position
@@ -1065,17 +1071,8 @@ class _ImportRun:
                 unique = set(keys)
                 if emails and len(unique) == taken and seen.keys().isdisjoint(unique):
                     queued = len(chunk) + len(pending)
-                    seen.update(
-                        zip(
-                            keys,
-                            zip(
-                                range(next_id, next_id + taken),
-                                range(number + 1, number + 1 + taken),
-                                strict=True,
-                            ),
-                            strict=True,
-                        )
-                    )
+                    seen.update(zip(keys, range(next_id, next_id + taken), strict=True))
+                    rows_of.extend(range(number + 1, number + 1 + taken))
                     # The same float additions as one lead at a time.
                     positions = list(
                         accumulate(repeat(1.0, taken), initial=end_position.get(default_stage, 0.0))
@@ -1177,9 +1174,10 @@ class _ImportRun:
                         if clean_text(name, 80)
                     }
 
-                known = seen.get(key)
-                if known is None:
-                    seen[key] = (next_id, number)
+                lead_id = seen.get(key)
+                if lead_id is None:
+                    seen[key] = next_id
+                    rows_of.append(number)
                     position = end_position.get(stage_id, 0.0) + 1.0
                     end_position[stage_id] = position
                     if policy != "skip":  # only update and merge look a pending lead up
@@ -1205,7 +1203,7 @@ class _ImportRun:
                         chunk, in_chunk, chunk_tags, updates = [], {}, {}, []
                         self._report_progress(rows, "saving")
                     continue
-                lead_id, first_row = known
+                first_row = rows_of[lead_id - first_id] if lead_id >= first_id else None
                 where = f"row {first_row}" if first_row is not None else f"lead #{lead_id}"
                 if policy == "skip":
                     skipped += 1

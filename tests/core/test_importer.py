@@ -419,6 +419,27 @@ def test_big_import_keeps_the_indexes_and_their_uniqueness(
         )
 
 
+def test_duplicates_name_the_row_or_lead_they_repeat_across_blocks(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    # Rows read one by one (a refused address and a blank line shift rows against lead
+    # ids) and blocks of 1,024 taken whole; duplicates of both, and of a workspace lead.
+    old = leads.add_lead(workspace, leads.LeadData(email="old@example.com"))
+    rows = [["Email"], ["not an address"], [""]]
+    rows += [[f"u{i}@example.com"] for i in range(3000)]
+    rows += [["U5@example.com"], ["u1500@EXAMPLE.com"], ["OLD@example.com"]]
+    result = import_file(workspace, write_csv(tmp_path / "l.csv", rows))
+
+    assert (result.imported, result.skipped, result.rejected) == (3000, 3, 1)
+    report = report_rows(result.rejected_file)
+    # u{i} is on spreadsheet row i + 4 (header, refused, blank before it).
+    assert [(r["row"], r["reason"]) for r in report[1:]] == [
+        ("3004", "duplicate of row 9"),
+        ("3005", "duplicate of row 1504"),
+        ("3006", f"duplicate of lead #{old.id}"),
+    ]
+
+
 @pytest.mark.parametrize("owners_in_file", [False, True])
 def test_big_import_with_or_without_owners_keeps_the_owner_filter_right(
     workspace: Workspace, tmp_path: Path, owners_in_file: bool
