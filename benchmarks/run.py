@@ -52,7 +52,9 @@ def main(argv: list[str]) -> int:
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     print("  ".join("-" * w for w in widths))
     for r in rows:
-        value = f"{r['value']:.1f} {r['unit']}"
+        # Ratios to two places: "3.0 x" would hide whether 2.96 or 3.04 was measured.
+        places = 2 if r["unit"] == "x" else 1
+        value = f"{r['value']:.{places}f} {r['unit']}"
         cells = (r["issue"], r["name"], value, r["target"], "yes" if r["ok"] else "NO")
         print("  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)))
     return 0 if all(r["ok"] for r in rows) else 1
