@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from itertools import accumulate, islice, repeat
+from itertools import accumulate, chain, islice, repeat
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -447,6 +447,11 @@ def _valid_timezone(name: str) -> bool:
 # --- The import ---------------------------------------------------------------------------
 
 _OWNER_INDEX = "ix_leads_owner"  # holds only leads with an owner (migration 0007)
+# New leads written by one INSERT statement (a VALUES list of that many rows): each
+# statement run opens the table and checks the stage anew, so executing one per lead cost
+# a fifth of the INSERT (100,000 rows: 182 -> 149 ms). 200 x 15 parameters at most stay
+# far below SQLite's limit on parameters (32,766).
+ROWS_PER_INSERT = 200
 BLOCK = 1024  # rows read, and new leads built column by column, this many at a time
 WHOLE_BLOCKS = True  # take blocks of plain new leads whole (off: row by row, for tests)
 
@@ -507,17 +512,20 @@ class _LeadRows:
         self._kept = [i for i, c in enumerate(_ROW) if c not in constant]
         self.project = _getter(self._kept)  # a whole _ROW tuple -> the row's own columns
 
-    def insert_sql(self, now_text: str) -> str:
-        """The INSERT for this import's rows (tuples in `columns` order)."""
+    def insert_sql(self, now_text: str, rows: int = 1) -> str:
+        """The INSERT of `rows` of this import's leads, their tuples (in `columns` order)
+        one after the other in its parameters."""
         names = [*self.columns, *self.constant, "stage_entered_at", "score", "created_at"]
+        now = _sql_literal(now_text)
         values = [
             *("?" * len(self.columns)),
             *map(_sql_literal, self.constant.values()),
-            *(_sql_literal(now_text), "0", _sql_literal(now_text)),
+            *(now, "0", now, now, "NULL"),
         ]
+        one = f"({', '.join(values)})"
         return (
             f"INSERT INTO leads ({', '.join(names)}, updated_at, deleted_at)"
-            f" VALUES ({', '.join(values)}, {_sql_literal(now_text)}, NULL)"
+            f" VALUES {', '.join([one] * rows)}"
         )
 
     def values(self, cells: list[str]) -> tuple[tuple[str, ...], dict[str, str]]:
@@ -1000,6 +1008,7 @@ class _ImportRun:
             mapping, default_source, self.default_stage if stage_idx is None else None
         )
         self.insert_sql = lead_rows.insert_sql(self.now_text)
+        self.insert_many_sql = lead_rows.insert_sql(self.now_text, ROWS_PER_INSERT)
         self.owner_constant = lead_rows.constant.get("owner")
         row_values = lead_rows.values
         # New leads are built column by column when a file
@@ -1323,7 +1332,16 @@ class _ImportRun:
         updates: list[_PendingUpdate],
     ) -> None:
         if chunk:
-            conn.exec_driver_sql(self.insert_sql, chunk)  # type: ignore[arg-type]
+            # ROWS_PER_INSERT leads per statement, the rest one by one.
+            whole = len(chunk) - len(chunk) % ROWS_PER_INSERT
+            if whole:
+                groups = zip(*[iter(chunk[:whole])] * ROWS_PER_INSERT, strict=True)
+                conn.exec_driver_sql(
+                    self.insert_many_sql,
+                    list(map(tuple, map(chain.from_iterable, groups))),  # type: ignore[arg-type]
+                )
+            if whole < len(chunk):
+                conn.exec_driver_sql(self.insert_sql, chunk[whole:])  # type: ignore[arg-type]
             links = [(lead_id, t) for lead_id, tags in chunk_tags.items() for t in tags]
             if links:
                 conn.exec_driver_sql(

@@ -419,6 +419,28 @@ def test_big_import_keeps_the_indexes_and_their_uniqueness(
         )
 
 
+@pytest.mark.parametrize("count", [199, 200, 450, 5000 + 201])
+def test_every_new_lead_is_written_in_file_order(
+    workspace: Workspace, tmp_path: Path, count: int
+) -> None:
+    # Leads go in by statements of many rows and the rest one by one: around those sizes
+    # and across a chunk, each lead must be there once, with its own values, in order.
+    rows = [["Email", "First Name", "Notes"]] + [
+        [f"p{i}@example.com", f"First{i}", f"note {i}"] for i in range(count)
+    ]
+    result = import_file(workspace, write_csv(tmp_path / "l.csv", rows))
+
+    assert result.imported == count
+    with workspace.engine.connect() as conn:
+        stored = conn.exec_driver_sql(
+            "SELECT email, first_name, custom_fields, position FROM leads ORDER BY id"
+        ).all()
+    assert [tuple(r) for r in stored] == [
+        (f"p{i}@example.com", f"First{i}", f'{{"Notes": "note {i}"}}', float(i + 1))
+        for i in range(count)
+    ]
+
+
 def test_duplicates_name_the_row_or_lead_they_repeat_across_blocks(
     workspace: Workspace, tmp_path: Path
 ) -> None:
