@@ -286,6 +286,10 @@ def unique_headers(cells: list[str]) -> list[str]:
     return result
 
 
+_ASCII_BYTES = bytes(range(128))
+FEW_LETTERS = 32  # non-ASCII bytes in the sample below which the detector is not asked
+
+
 def detect_encoding(path: Path) -> str:
     """BOM first; then UTF-16 without BOM (NUL bytes); then UTF-8 if the whole file is valid;
     else charset-normalizer's best guess, falling back to cp1252 (Excel's 'CSV' on Windows)."""
@@ -297,8 +301,18 @@ def detect_encoding(path: Path) -> str:
         if _looks_utf16(sample):
             return "utf-16-le" if sample[1:2] == b"\x00" else "utf-16-be"
         fh.seek(0)
-        if _is_utf8(fh):
+        bad = _not_utf8_at(fh)
+        if bad is None:
             return "utf-8"
+        if sample.isascii():
+            # The letters that decide come later (a list whose first rows have no accent):
+            # the detector looks there, not at ASCII that every encoding reads the same.
+            fh.seek(max(0, bad - 1024))
+            sample = fh.read(65536)
+    if len(sample.translate(None, _ASCII_BYTES)) < FEW_LETTERS:
+        # A few accented letters are too little for the detector (it took a name with an
+        # e-acute and a u-umlaut for Baltic cp775): Excel's cp1252 it is.
+        return "cp1252"
     with contextlib.suppress(Exception):  # charset-normalizer must never stop an import
         from charset_normalizer import from_bytes
 
@@ -323,15 +337,22 @@ def _looks_utf16(sample: bytes) -> bool:
     return max(even, odd) > 0.3 * half and min(even, odd) < 0.05 * half
 
 
-def _is_utf8(fh: BinaryIO) -> bool:
+def _not_utf8_at(fh: BinaryIO) -> int | None:
+    """Where (about) the file stops being valid UTF-8, or None if it is UTF-8 throughout."""
     decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
     try:
         while chunk := fh.read(1 << 20):
-            decoder.decode(chunk)
+            # ASCII is UTF-8: no need to decode it (most of a typical file; 8 -> 2 ms for
+            # 13 MB), unless the decoder holds the start of a letter cut off at the end of
+            # the previous block.
+            if not (chunk.isascii() and not decoder.getstate()[0]):
+                decoder.decode(chunk)
+            offset += len(chunk)
         decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
+    except UnicodeDecodeError as exc:
+        return offset + max(0, exc.start - len(decoder.getstate()[0]))
+    return None
 
 
 def sniff_delimiter(text: str) -> str:

@@ -27,7 +27,7 @@ from nurturedesk.core.importer import (
     preview_import,
     undo_import,
 )
-from nurturedesk.core.tabular import TableError
+from nurturedesk.core.tabular import TableError, detect_encoding
 from nurturedesk.core.validation import normalize_email
 
 
@@ -141,6 +141,71 @@ def test_encodings_are_detected(workspace: Workspace, tmp_path: Path, encoding: 
     assert result.imported == 1
     lead = leads.find_lead(workspace, "ines@example.com")
     assert (lead.first_name, lead.company) == ("Inès", "Café Crème")
+
+
+def ascii_rows(size: int) -> bytes:
+    """CSV rows of plain ASCII, `size` bytes in all (the last row's name pads it out)."""
+    rows = b"".join(b"a%06d@example.com,Ann\r\n" % i for i in range((size - 16) // 25))
+    return rows + b"b@example.com," + b"x" * (size - len(rows) - 16) + b"\r\n"
+
+
+MIB = 1 << 20
+
+
+def test_a_utf8_letter_cut_by_the_blocks_the_check_reads_is_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "list.csv"
+    path.write_bytes(
+        b"Email,First Name\r\n"
+        + ascii_rows(MIB - 1 - 18 - 18)
+        + b"c@example.com,Andr\xc3\xa9\r\n"  # the 1 MiB mark falls inside the \xc3\xa9
+        + ascii_rows(MIB)
+    )
+    assert path.read_bytes()[MIB - 1 : MIB + 1] == b"\xc3\xa9"
+    assert detect_encoding(path) == "utf-8"
+
+
+def test_a_utf8_letter_split_by_a_block_of_ascii_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "list.csv"
+    path.write_bytes(
+        b"Email,First Name\r\n"
+        + ascii_rows(MIB - 1 - 18)
+        + b"\xc3"  # ends the first 1 MiB block; the next block is ASCII
+        + b"\r\n"
+        + ascii_rows(MIB - 2)
+        + b"\xa9\r\n"  # starts the third
+    )
+    assert path.read_bytes()[MIB - 1 : MIB + 2] == b"\xc3\r\n"
+    assert path.read_bytes()[2 * MIB : 2 * MIB + 1] == b"\xa9"
+    assert detect_encoding(path) not in ("utf-8", "ascii")
+
+
+def test_a_late_cp1252_accent_is_read_as_such(workspace: Workspace, tmp_path: Path) -> None:
+    """The first 256 KiB (the detector's sample) are plain ASCII; the accent comes later."""
+    path = tmp_path / "list.csv"
+    path.write_bytes(
+        b"Email,First Name\r\n"
+        + ascii_rows(MIB + 100)
+        + b"andre@example.com,Andr\xe9 M\xfcller\r\n"
+    )
+    result = import_file(workspace, path)
+    assert result.encoding not in ("utf-8", "ascii")
+    assert leads.find_lead(workspace, "andre@example.com").first_name == "Andr\u00e9 M\u00fcller"
+
+
+def test_late_cyrillic_names_are_read_in_their_code_page(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    names = ["Иван Петров", "Мария Смирнова", "Алексей Кузнецов", "Ольга Попова"] * 3
+    path = tmp_path / "list.csv"
+    path.write_bytes(
+        b"Email,Name\r\n"
+        + ascii_rows(MIB)
+        + "".join(f"r{i}@example.ru,{n}\r\n" for i, n in enumerate(names)).encode("cp1251")
+    )
+    result = import_file(workspace, path)
+    assert result.encoding == "cp1251"
+    lead = leads.find_lead(workspace, "r1@example.ru")
+    assert (lead.first_name, lead.last_name) == ("Мария", "Смирнова")
 
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
