@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from nurturedesk.core.db import open_workspace
@@ -380,3 +380,57 @@ def test_a_row_is_cleaned_as_each_cell_is_on_its_own(cells: list[str]) -> None:
         if (value := _cleaned_alone(cell, 2000))
     }
     assert custom == expected
+
+
+address_part = st.text(alphabet="aZ09.-_+'@[]\" é", max_size=8)
+host = st.one_of(
+    address_part,
+    st.sampled_from(["example.com", "Example.ORG", "x.co.uk", "-a.com", ".a.com", "a.com."]),
+)
+address = st.one_of(
+    st.emails().map(str),
+    st.builds(lambda local, domain: f"{local}@{domain}", address_part, host),
+    address_part,
+    st.sampled_from(["a" * 64 + "@example.com", "a" * 65 + "@example.com", "x@" + "b" * 260]),
+)
+
+
+@settings(max_examples=300)
+@given(st.lists(address, min_size=1, max_size=4))
+@example([".a@example.com"])
+@example(["a.@example.com"])
+@example(["a@example.com", ".b@example.com"])
+@example(["a@x.com@example.com"])
+@example(["a@example.com", "@example.com"])
+def test_a_block_of_addresses_is_taken_whole_exactly_when_each_would_be(
+    addresses: list[str],
+) -> None:
+    """The whole-block check of the addresses (one pass over the block's text) accepts a
+    block exactly when the per-address pattern and the host name check accept every one,
+    and hands back the same domains."""
+    from nurturedesk.core.importer import _EMAIL_FAST, _plain_address_domains, _plain_domain
+
+    matches = [_EMAIL_FAST.fullmatch(a) for a in addresses]
+    by_pattern = (
+        [m.group(2) for m in matches if m is not None]
+        if all(matches) and max(map(len, addresses)) <= 254
+        else None
+    )
+    got = _plain_address_domains(addresses)
+    whole = got is not None and all(map(_plain_domain, got))
+    assert whole == (by_pattern is not None and all(map(_plain_domain, by_pattern)))
+    if whole:
+        assert got == by_pattern
+
+
+@given(
+    st.dictionaries(st.sampled_from("abcdefgh"), st.integers(1, 99), max_size=4),
+    st.lists(st.sampled_from("abcdefghij"), min_size=1, max_size=6),
+)
+def test_claiming_keys_enters_all_or_nothing(before: dict[str, int], keys: list[str]) -> None:
+    from nurturedesk.core.importer import _claim
+
+    seen = dict(before)
+    all_new = len(set(keys)) == len(keys) and not set(keys) & set(before)
+    assert _claim(seen, keys, 1000) == all_new
+    assert seen == ({**before, **{k: 1000 + i for i, k in enumerate(keys)}} if all_new else before)
