@@ -407,6 +407,37 @@ def _plain_address_domains(addresses: list[str]) -> list[str] | None:
     return text.split("@")[1::2]
 
 
+def _unclosed_quotes(
+    block: list[list[str]], number: int, table: Table, email_idx: int
+) -> dict[int, str]:
+    """Rows of the block (numbered from number + 1) with a cell that holds lines which look
+    like rows of their own (as many cells as the header, an address in the email column):
+    a quote opened in that row and never closed swallowed them. Imported as it is, the
+    rest of a file can vanish into one note without a word."""
+    found: dict[int, str] = {}
+    # (the rows with a line break first: one join a row, not a step per cell)
+    broken = [i for i, text in enumerate(map("".join, block)) if "\n" in text]
+    for offset in broken:
+        for cell in block[offset]:
+            if "\n" not in cell:
+                continue
+            lines = cell.split("\n")[1:]
+            rows_inside = sum(1 for line in lines if _looks_like_a_row(line, table, email_idx))
+            if rows_inside:
+                found[number + 1 + offset] = (
+                    f"a quote in this row is not closed: the {len(lines)} lines after it were"
+                    f" read as one cell, {rows_inside} of them look like rows of their own;"
+                    " close the quote and import the file again"
+                )
+                break
+    return found
+
+
+def _looks_like_a_row(line: str, table: Table, email_idx: int) -> bool:
+    cells = next(csv.reader([line.rstrip("\r")], delimiter=table.delimiter), [])
+    return len(cells) == len(table.header) and bool(_EMAIL_FAST.fullmatch(cells[email_idx].strip()))
+
+
 def _claim(seen: dict[str, int], keys: list[str], first_id: int) -> bool:
     """Enter keys[i] -> first_id + i into the address index if every key is new and they are
     all different; else leave the index as it was and return False. One pass over the keys
@@ -1084,16 +1115,22 @@ class _ImportRun:
             WHOLE_BLOCKS and deferred and stage_idx is None and tags_idx is None and not suppressed
         )
         get_email = operator.itemgetter(email_idx)
+        lines_read = self.table.lines_read()
+        unclosed: dict[int, str] = {}  # row number -> why it is rejected
         # The hot loop: locals only, and no Python-level step per cell when a row needs no
         # cleaning (the common case); each new lead goes straight to its INSERT tuple.
         while block := list(islice(records, BLOCK)):
             if self.should_cancel():
                 raise ImportCancelled()
+            if lines_read is not None:
+                before, lines_read = lines_read, self.table.lines_read() or 0
+                if lines_read - before > len(block):  # some cells hold line breaks
+                    unclosed = _unclosed_quotes(block, number, self.table, email_idx)
             tick = time.perf_counter()
             if self.progress is not None and tick - last_progress > 0.1:
                 last_progress = tick
                 self._report_progress(rows, "reading")
-            if whole_blocks and min(map(len, block)) > email_idx:
+            if whole_blocks and not unclosed and min(map(len, block)) > email_idx:
                 taken = len(block)
                 raws = list(map(str.strip, map(get_email, block)))
                 writtens = _plain_address_domains(raws)
@@ -1165,6 +1202,10 @@ class _ImportRun:
                     report.add("rejected", number, "no email address", cells)
                     continue
                 rows += 1
+                if unclosed and number in unclosed:
+                    rejected += 1
+                    report.add("rejected", number, unclosed[number], cells)
+                    continue
                 m = email_match(raw_email)
                 domain = None
                 if m is not None and len(raw_email) <= 254:

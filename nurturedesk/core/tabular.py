@@ -56,6 +56,7 @@ class Table:
     _position: Any = field(default=None, repr=False)  # callable -> bytes read / rows read
     _total_rows: int | None = field(default=None, repr=False)
     _raw: Any = field(default=None, repr=False)
+    _reader: Any = field(default=None, repr=False)  # the csv reader of records()
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         """(spreadsheet row number, cells) for every data row, blank rows included."""
@@ -83,10 +84,15 @@ class Table:
             raw, encoding=self.encoding, errors="replace", newline=""
         )
         self._position = raw.tell
-        reader = csv.reader(text, delimiter=self.delimiter)
+        reader = self._reader = csv.reader(text, delimiter=self.delimiter)
         for _ in range(self.header_row):
             next(reader, None)
         return reader
+
+    def lines_read(self) -> int | None:
+        """Lines of the file that records() has gone through so far (CSV only): more than
+        the records when a quoted cell holds line breaks."""
+        return None if self._reader is None else int(self._reader.line_num)
 
     def close(self) -> None:
         if self._raw is not None:

@@ -77,6 +77,37 @@ def report_rows(path: str | None) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
+@pytest.mark.parametrize("rows_before", [3, 2000])  # in a block read row by row; taken whole
+def test_a_quote_never_closed_is_reported_not_swallowed_in_silence(
+    workspace: Workspace, tmp_path: Path, rows_before: int
+) -> None:
+    """The way a CRM once loaded 2,479 rows of 7,668 without a word: a stray quote makes the
+    rest of the file one cell. Here that row is rejected, saying why, and the lines it
+    swallowed are in the report; a note that merely spans lines is imported as before."""
+    before = "".join(f"p{i}@example.com,Ann,fine\r\n" for i in range(rows_before))
+    path = tmp_path / "list.csv"
+    path.write_text(
+        "Email,First Name,Notes\r\n"
+        + before
+        + 'multi@example.com,Bo,"Call back\r\nbob@example.com, after lunch"\r\n'
+        + 'stray@example.com,Cy,"Acme\r\n'
+        + "h@example.com,Di,ok\r\n"
+        + "i@example.com,Ed,ok\r\n",
+        encoding="utf-8",
+        newline="",
+    )
+    result = import_file(workspace, path)
+    assert (result.rows, result.imported, result.rejected) == (rows_before + 2, rows_before + 1, 1)
+    (row,) = report_rows(result.rejected_file)
+    assert row["row"] == str(rows_before + 3) and row["Email"] == "stray@example.com"
+    assert "quote in this row is not closed" in row["reason"]
+    assert "2 of them look like rows" in row["reason"]
+    assert "h@example.com,Di,ok" in row["Notes"] and "i@example.com,Ed,ok" in row["Notes"]
+    assert leads.find_lead(workspace, "multi@example.com").custom_fields["Notes"] == (
+        "Call back bob@example.com, after lunch"
+    )
+
+
 def test_messy_cp1252_semicolons_quoted_newlines_blank_and_bad_emails(
     workspace: Workspace, tmp_path: Path
 ) -> None:
