@@ -25,6 +25,7 @@ import hashlib
 import json
 import operator
 import re
+import sqlite3
 import string
 import tempfile
 import time
@@ -522,8 +523,8 @@ def _valid_timezone(name: str) -> bool:
 _OWNER_INDEX = "ix_leads_owner"  # holds only leads with an owner (migration 0007)
 # New leads written by one INSERT statement (a VALUES list of that many rows): each
 # statement run opens the table and checks the stage anew, so executing one per lead cost
-# a fifth of the INSERT (100,000 rows: 182 -> 149 ms). 200 x 15 parameters at most stay
-# far below SQLite's limit on parameters (32,766).
+# a fifth of the INSERT (100,000 rows: 182 -> 149 ms). Fewer where SQLite allows fewer
+# parameters than 200 rows need (before 3.32 it allowed 999: `_rows_per_insert`).
 ROWS_PER_INSERT = 200
 BLOCK = 1024  # rows read, and new leads built column by column, this many at a time
 WHOLE_BLOCKS = True  # take blocks of plain new leads whole (off: row by row, for tests)
@@ -854,6 +855,15 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _rows_per_insert(conn: Connection, columns: int) -> int:
+    """ROWS_PER_INSERT, or fewer if this SQLite takes fewer parameters in one statement."""
+    raw = conn.connection.dbapi_connection
+    if not isinstance(raw, sqlite3.Connection):
+        return 1
+    limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    return max(1, min(ROWS_PER_INSERT, limit // columns))
+
+
 @contextlib.contextmanager
 def _import_cache(conn: Connection) -> Iterator[None]:
     """A bigger page cache on this connection while the import writes, then the old one
@@ -1081,7 +1091,8 @@ class _ImportRun:
             mapping, default_source, self.default_stage if stage_idx is None else None
         )
         self.insert_sql = lead_rows.insert_sql(self.now_text)
-        self.insert_many_sql = lead_rows.insert_sql(self.now_text, ROWS_PER_INSERT)
+        self.rows_per_insert = _rows_per_insert(conn, len(lead_rows.columns))
+        self.insert_many_sql = lead_rows.insert_sql(self.now_text, self.rows_per_insert)
         self.owner_constant = lead_rows.constant.get("owner")
         row_values = lead_rows.values
         # New leads are built column by column when a file
@@ -1411,10 +1422,11 @@ class _ImportRun:
         updates: list[_PendingUpdate],
     ) -> None:
         if chunk:
-            # ROWS_PER_INSERT leads per statement, the rest one by one.
-            whole = len(chunk) - len(chunk) % ROWS_PER_INSERT
+            # rows_per_insert leads per statement, the rest one by one.
+            many = self.rows_per_insert
+            whole = len(chunk) - len(chunk) % many
             if whole:
-                groups = zip(*[iter(chunk[:whole])] * ROWS_PER_INSERT, strict=True)
+                groups = zip(*[iter(chunk[:whole])] * many, strict=True)
                 conn.exec_driver_sql(
                     self.insert_many_sql,
                     list(map(tuple, map(chain.from_iterable, groups))),  # type: ignore[arg-type]

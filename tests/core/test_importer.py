@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
 from nurturedesk.core import leads
@@ -515,12 +517,32 @@ def test_big_import_keeps_the_indexes_and_their_uniqueness(
         )
 
 
-@pytest.mark.parametrize("count", [199, 200, 450, 5000 + 201])
+@pytest.mark.parametrize(
+    ("count", "parameters"),
+    [
+        (1, None),
+        (199, None),
+        (200, None),
+        (201, None),
+        (450, None),
+        # saved in a chunk of 5 blocks of 1,024, then 201: a lone lead left over each time
+        (5 * 1024 + 201, None),
+        # an SQLite before 3.32 took 999 parameters in a statement at most
+        (450, 999),
+    ],
+)
 def test_every_new_lead_is_written_in_file_order(
-    workspace: Workspace, tmp_path: Path, count: int
+    workspace: Workspace, tmp_path: Path, count: int, parameters: int | None
 ) -> None:
     # Leads go in by statements of many rows and the rest one by one: around those sizes
     # and across a chunk, each lead must be there once, with its own values, in order.
+    if parameters is not None:
+
+        def limit(connection: sqlite3.Connection, _record: object) -> None:
+            connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, parameters)
+
+        event.listen(workspace.engine, "connect", limit)
+        workspace.engine.dispose()  # (new connections from here on)
     rows = [["Email", "First Name", "Notes"]] + [
         [f"p{i}@example.com", f"First{i}", f"note {i}"] for i in range(count)
     ]
@@ -570,10 +592,18 @@ def test_big_import_with_or_without_owners_keeps_the_owner_filter_right(
     rows = [header] + [
         [f"u{i}@example.com", "kim" if i % 1000 == 0 else ""][: len(header)] for i in range(25000)
     ]
+    statements: list[str] = []
+    event.listen(
+        workspace.engine, "before_cursor_execute", lambda *args: statements.append(args[2])
+    )
     result = import_file(workspace, write_csv(tmp_path / "big.csv", rows))
 
     assert result.imported == 25000
     assert lead_indexes(workspace) == indexes
+    # (rebuilt only when new leads can enter it: without owners it costs the import nothing)
+    dropped = [s for s in statements if s.startswith("DROP INDEX")]
+    assert ('DROP INDEX "ix_leads_owner"' in dropped) == owners_in_file
+    assert 'DROP INDEX "ix_leads_board"' in dropped
     assert [x.email for x in leads.list_leads(workspace, leads.LeadFilter(owner="sam"))] == [
         "old@example.com"
     ]
