@@ -61,6 +61,8 @@ def import_(ctx: Context) -> int:
         f"{result.updated:,} updated, {result.skipped:,} skipped, {result.rejected:,} rejected "
         f"({result.rows_per_second:,.0f} rows/s)."
     )
+    for problem in result.problems:
+        print(f"  rejected {problem}")
     if result.rejected_file:
         print(f"Skipped and rejected rows, with the reason: {result.rejected_file}")
     if result.batch_id is not None:

@@ -88,6 +88,7 @@ BULK_MIN_ROWS = 20_000
 # Page cache of the import's connection while it runs (KiB; the previous size is restored):
 # fewer dirty pages spilled to the WAL and written again before the commit. Memory only.
 IMPORT_CACHE_KIB = 65_536
+FIRST_PROBLEMS = 3  # rejected rows an import result names (all are in the report)
 EVENT_IDS_LIMIT = 1000  # an import of more leads publishes its change without their ids
 LEADS = cast(SqlTable, Lead.__table__)
 
@@ -166,6 +167,8 @@ class ImportResult:
     delimiter: str
     mapping: tuple[tuple[str, str], ...]
     lead_ids: tuple[int, int] | None = None  # first and last id of the leads created
+    # The first rejected rows, "row N: reason", to show where the report is not at hand.
+    problems: tuple[str, ...] = ()
 
     @property
     def rows_per_second(self) -> float:
@@ -187,6 +190,7 @@ class ImportResult:
             "encoding": self.encoding,
             "delimiter": self.delimiter,
             "mapping": {column: target for column, target in self.mapping},
+            "problems": list(self.problems),
         }
 
 
@@ -422,7 +426,7 @@ def _unclosed_quotes(
         for cell in block[offset]:
             if "\n" not in cell:
                 continue
-            lines = cell.split("\n")[1:]
+            lines = [line for line in cell.split("\n")[1:] if line.strip()]
             rows_inside = sum(1 for line in lines if _looks_like_a_row(line, table, email_idx))
             if rows_inside:
                 found[number + 1 + offset] = (
@@ -805,6 +809,7 @@ class _Report:
         self.fallback_dir = fallback_dir
         self._fh: Any = None
         self._writer: Any = None
+        self.problems: list[str] = []
 
     def _open(self) -> None:
         # Beside the imported file if we may write there (a USB stick, a read-only share
@@ -832,6 +837,8 @@ class _Report:
         if self._writer is None:
             self._open()
         self._writer.writerow([status, row, reason, *cells])
+        if status == "rejected" and len(self.problems) < FIRST_PROBLEMS:
+            self.problems.append(f"row {row}: {reason}")
 
     def close(self) -> str | None:
         if self._fh is None:
@@ -996,6 +1003,7 @@ class _ImportRun:
             rows=self.rows,
             blank_rows=self.blank,
             rejected_file=rejected_file,
+            problems=tuple(self.report.problems),
             batch_id=batch_id,
             dry_run=self.options.dry_run,
             seconds=time.perf_counter() - self.started,

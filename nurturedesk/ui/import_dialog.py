@@ -313,6 +313,10 @@ class ImportDialog(QDialog):
             f"{result.skipped:,} skipped, {result.rejected:,} rejected "
             f"({result.rows_per_second:,.0f} rows/s)."
         )
+        more = result.rejected - len(result.problems)
+        text += "".join(f"\nRejected {problem}" for problem in result.problems)
+        if more > 0:
+            text += f"\n… and {more:,} more rejected."
         if result.rejected_file:
             text += f"\nSkipped and rejected rows, with the reason, are in {result.rejected_file}"
         self.status.setText(text)

@@ -103,8 +103,9 @@ def test_a_quote_never_closed_is_reported_not_swallowed_in_silence(
     (row,) = report_rows(result.rejected_file)
     assert row["row"] == str(rows_before + 3) and row["Email"] == "stray@example.com"
     assert "quote in this row is not closed" in row["reason"]
-    assert "2 of them look like rows" in row["reason"]
+    assert "the 2 lines after it were read as one cell, 2 of them look like rows" in row["reason"]
     assert "h@example.com,Di,ok" in row["Notes"] and "i@example.com,Ed,ok" in row["Notes"]
+    assert result.problems == (f"row {rows_before + 3}: {row['reason']}",)
     assert leads.find_lead(workspace, "multi@example.com").custom_fields["Notes"] == (
         "Call back bob@example.com, after lunch"
     )
@@ -145,6 +146,18 @@ def test_messy_cp1252_semicolons_quoted_newlines_blank_and_bad_emails(
     assert "@-sign" in report[1]["reason"]
     assert report[2]["reason"] == "no email address"
     assert report[2]["Prénom"] == "No"
+    # The result names the rejected rows too (not the skipped one), for the dialog and CLI.
+    assert result.problems == (f"row 4: {report[1]['reason']}", "row 5: no email address")
+
+
+def test_the_result_names_the_first_three_rejected_rows(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    rows = [["Email"], ["ok@example.com"]] + [[f"bad{i}"] for i in range(5)]
+    result = import_file(workspace, write_csv(tmp_path / "l.csv", rows))
+    assert result.rejected == 5
+    assert [p.split(":")[0] for p in result.problems] == ["row 3", "row 4", "row 5"]
+    assert len(report_rows(result.rejected_file)) == 5
 
 
 def test_a_refused_domain_is_reported_with_the_address_as_written(

@@ -46,6 +46,9 @@ def test_import_export_segment_bulk_and_undo(
     )
     data = json.loads(out)
     assert code == 0 and data["dry_run"] and data["imported"] == 2
+    assert len(data["problems"]) == 1 and data["problems"][0].startswith("row 4: ")
+    code, out, _ = run(capsys, "import", str(src), "-w", ws, "--map", "Mail=email", "--dry-run")
+    assert "Would import 4 rows" in out and "\n  rejected row 4: " in out
     code, out, _ = run(capsys, "lead", "list", "-w", ws)
     assert out == ""
 

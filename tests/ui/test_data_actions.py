@@ -67,6 +67,7 @@ def test_import_dialog_previews_maps_imports_and_undoes(
     qtbot.waitUntil(imported, timeout=30_000)
 
     assert "2 new" in dialog.status.text() and "1 rejected" in dialog.status.text()
+    assert "Rejected row 4: " in dialog.status.text()  # (the bad address, and why)
     qtbot.waitUntil(lambda: column_count(window, "New") == 2)
     assert leads.find_lead(window.workspace, "ann@example.com").tags == ("Fair 2026",)
     dialog.cancel_or_close()
