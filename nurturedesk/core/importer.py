@@ -281,12 +281,26 @@ def build_mapping(header: Sequence[str], options: ImportOptions) -> list[str]:
     return targets
 
 
+def names_the_email(options: ImportOptions) -> Callable[[list[str]], bool]:
+    """Whether a row is the header: one of its cells is a column the email goes to."""
+    chosen = {
+        k.strip().casefold() for k, v in options.mapping.items() if check_target(v) == "email"
+    }
+
+    def is_header(cells: list[str]) -> bool:
+        return any(
+            c.strip().casefold() in chosen or guess_target(c.strip()) == "email" for c in cells
+        )
+
+    return is_header
+
+
 def preview_import(
     path: str | Path, options: ImportOptions | None = None, rows: int = 20
 ) -> ImportPreview:
     """The first rows and the guessed mapping, for the wizard (nothing is written)."""
     options = options or ImportOptions()
-    table = open_table(path, options.encoding, options.delimiter)
+    table = open_table(path, options.encoding, options.delimiter, names_the_email(options))
     sample = []
     for _number, cells in table.rows():
         if any(c.strip() for c in cells):
@@ -909,7 +923,7 @@ def import_file(
             f"On duplicate: choose skip, update or merge, not {options.on_duplicate!r}."
         )
     path = Path(path)
-    table = open_table(path, options.encoding, options.delimiter)
+    table = open_table(path, options.encoding, options.delimiter, names_the_email(options))
     mapping = build_mapping(table.header, options)
     if "email" not in mapping:
         raise UserError(

@@ -12,8 +12,9 @@ import contextlib
 import csv
 import io
 import logging
+import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -29,6 +30,8 @@ csv.field_size_limit(max(csv.field_size_limit(), 256 * 1024 * 1024))
 
 DELIMITERS = (",", ";", "\t", "|")
 SAMPLE_BYTES = 256 * 1024
+HEADER_SEARCH = 10  # non-blank rows looked at for the header (title lines may come first)
+_EXCEL_SEP = re.compile(r"sep=(.)\r?\n", re.IGNORECASE)
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -136,9 +139,16 @@ class Table:
 
 
 def open_table(
-    path: str | Path, encoding: str | None = None, delimiter: str | None = None
+    path: str | Path,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    is_header: Callable[[list[str]], bool] | None = None,
 ) -> Table:
-    """Look at a file and get ready to read it. Raises TableError with what is wrong."""
+    """Look at a file and get ready to read it. Raises TableError with what is wrong.
+
+    The header is the first row that is not blank or, if `is_header` accepts one of the
+    first HEADER_SEARCH non-blank rows, that one (title lines above the header are passed
+    over)."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -153,15 +163,40 @@ def open_table(
     if size == 0:
         raise TableError(f"{path.name} is empty.")
     if head.startswith(b"PK\x03\x04"):
-        return _open_xlsx(path, size)
+        return _open_xlsx(path, size, is_header)
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise TableError(
             f"{path.name} is an old Excel (.xls) file: save it as .xlsx or CSV and import that."
         )
-    return _open_csv(path, size, encoding, delimiter)
+    return _open_csv(path, size, encoding, delimiter, is_header)
 
 
-def _open_csv(path: Path, size: int, encoding: str | None, delimiter: str | None) -> Table:
+def _find_header(
+    rows: Iterable[list[str]], is_header: Callable[[list[str]], bool] | None
+) -> tuple[list[str], int] | None:
+    """The header row and its number among `rows` (see open_table), or None if all blank."""
+    first: tuple[list[str], int] | None = None
+    looked = 0
+    for number, cells in enumerate(rows, 1):
+        if not any(c.strip() for c in cells):
+            continue
+        if first is None:
+            first = (cells, number)
+        if is_header is None or is_header(cells):
+            return cells, number
+        looked += 1
+        if looked == HEADER_SEARCH:
+            break
+    return first
+
+
+def _open_csv(
+    path: Path,
+    size: int,
+    encoding: str | None,
+    delimiter: str | None,
+    is_header: Callable[[list[str]], bool] | None,
+) -> Table:
     if encoding:
         try:
             codecs.lookup(encoding)
@@ -174,21 +209,23 @@ def _open_csv(path: Path, size: int, encoding: str | None, delimiter: str | None
     text = sample.decode(encoding, errors="replace")
     if text.startswith("\ufeff"):
         text = text[1:]
+    # Excel's "sep=;" first line names the delimiter; it is a row of the file, not the header.
+    excel_sep = _EXCEL_SEP.match(text)
+    if excel_sep is not None:
+        text = text[excel_sep.end() :]
+        delimiter = delimiter or excel_sep.group(1)
     if delimiter is None:
         delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else sniff_delimiter(text)
     elif delimiter in ("\\t", "tab"):
         delimiter = "\t"
     if len(delimiter) != 1:
         raise TableError(f"The delimiter must be one character, not {delimiter!r}.")
-    header: list[str] | None = None
-    header_row = 0
-    for cells in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
-        header_row += 1
-        if any(c.strip() for c in cells):
-            header = cells
-            break
-    if header is None:
+    found = _find_header(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), is_header)
+    if found is None:
         raise TableError(f"{path.name} has no header row (the first lines are blank).")
+    header, header_row = found
+    if excel_sep is not None:
+        header_row += 1
     return Table(
         path=path,
         kind="csv",
@@ -239,20 +276,15 @@ def _xlsx_iter(path: Path, table: Table | None = None) -> Iterator[list[str]]:
         book.close()
 
 
-def _open_xlsx(path: Path, size: int) -> Table:
-    header: list[str] | None = None
-    header_row = 0
+def _open_xlsx(path: Path, size: int, is_header: Callable[[list[str]], bool] | None) -> Table:
     rows = _xlsx_iter(path)
     try:
-        for cells in rows:
-            header_row += 1
-            if any(c.strip() for c in cells):
-                header = cells
-                break
+        found = _find_header(rows, is_header)
     finally:
         rows.close()  # type: ignore[attr-defined]
-    if header is None:
+    if found is None:
         raise TableError(f"The first sheet of {path.name} is empty.")
+    header, header_row = found
     while header and not header[-1].strip():  # formatted but empty trailing columns
         header.pop()
     return Table(

@@ -29,7 +29,7 @@ from nurturedesk.core.importer import (
     preview_import,
     undo_import,
 )
-from nurturedesk.core.tabular import TableError, detect_encoding
+from nurturedesk.core.tabular import TableError, detect_encoding, open_table
 from nurturedesk.core.validation import normalize_email
 
 
@@ -312,6 +312,61 @@ def test_duplicates_within_the_file_are_combined_under_merge(
     assert (result.rows, result.imported, result.updated) == (2, 1, 1)
     lee = leads.find_lead(workspace, "lee@example.com")
     assert (lee.first_name, lee.phone, lee.tags) == ("Lee", "+44 1", ("vip", "webinar"))
+
+
+def test_excel_sep_line_names_the_delimiter(workspace: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "list.csv"
+    path.write_text(
+        "sep=;\r\nEmail;First Name;Company\r\nann@example.com;Ann;Acme, Inc.\r\nbad;B;\r\n",
+        encoding="utf-8",
+    )
+    preview = preview_import(path)
+    assert (preview.delimiter, preview.header) == (";", ["Email", "First Name", "Company"])
+    table = open_table(path)  # (the sep= line is no header, whatever the reader looks for)
+    assert (table.delimiter, table.header, table.header_row) == (
+        ";",
+        ["Email", "First Name", "Company"],
+        2,
+    )
+    result = import_file(workspace, path)
+    assert (result.rows, result.imported, result.rejected) == (2, 1, 1)
+    assert leads.find_lead(workspace, "ann@example.com").company == "Acme, Inc."
+    assert report_rows(result.rejected_file)[0]["row"] == "4"  # (line 1 is the sep= line)
+
+
+def test_title_lines_above_the_header_are_passed_over(workspace: Workspace, tmp_path: Path) -> None:
+    # As event platforms export: a title, a date line, a blank line, then the header.
+    path = write_csv(
+        tmp_path / "fair.csv",
+        [
+            ["Visitors of Fair 2026", "", ""],
+            ["Exported 2026-03-02", "", ""],
+            ["", "", ""],
+            ["Kontakt", "First Name", "Company"],
+            ["ann@example.com", "Ann", "Acme"],
+            ["not an address", "B", ""],
+        ],
+    )
+    with pytest.raises(UserError, match="No column holds the email"):
+        import_file(workspace, path)  # (no column is named like an address: as before)
+    options = ImportOptions(mapping={"Kontakt": "email"})
+    assert preview_import(path, options).rows == [
+        ["ann@example.com", "Ann", "Acme"],
+        ["not an address", "B", ""],
+    ]
+    result = import_file(workspace, path, options)
+    assert (result.rows, result.imported, result.rejected) == (2, 1, 1)
+    assert report_rows(result.rejected_file)[0]["row"] == "6"
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in (["Webinar: Pricing 101"], [None], ["E-mail", "Name"], ["bo@example.com", "Bo"]):
+        sheet.append(row)
+    book.save(tmp_path / "webinar.xlsx")
+    result = import_file(workspace, tmp_path / "webinar.xlsx")
+    assert (result.rows, result.imported) == (1, 1)
+    assert leads.find_lead(workspace, "bo@example.com").first_name == "Bo"
 
 
 def test_xlsx_with_numbers_dates_and_unknown_columns(workspace: Workspace, tmp_path: Path) -> None:
