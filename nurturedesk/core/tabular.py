@@ -17,6 +17,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -32,6 +33,7 @@ DELIMITERS = (",", ";", "\t", "|")
 SAMPLE_BYTES = 256 * 1024
 HEADER_SEARCH = 10  # non-blank rows looked at for the header (title lines may come first)
 _EXCEL_SEP = re.compile(r"sep=(.)\r?\n", re.IGNORECASE)
+_LOOKS_LIKE_AN_ADDRESS = re.compile(r"\s*[^@\s]+@[^@\s]+\.[^@\s]+\s*")  # (shape, not validity)
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -175,19 +177,24 @@ def _find_header(
     rows: Iterable[list[str]], is_header: Callable[[list[str]], bool] | None
 ) -> tuple[list[str], int] | None:
     """The header row and its number among `rows` (see open_table), or None if all blank."""
-    first: tuple[list[str], int] | None = None
-    looked = 0
+    candidates: list[tuple[list[str], int]] = []  # the first non-blank rows, numbered
     for number, cells in enumerate(rows, 1):
-        if not any(c.strip() for c in cells):
-            continue
-        if first is None:
-            first = (cells, number)
-        if is_header is None or is_header(cells):
+        if any(c.strip() for c in cells):
+            candidates.append((cells, number))
+            if is_header is None or is_header(cells) or len(candidates) > HEADER_SEARCH:
+                break
+    if not candidates:
+        return None
+    if is_header is None or is_header(candidates[-1][0]):
+        return candidates[-1]
+    # No row is named like a header we know: the row above the first one holding an address
+    # (a title line, then a header in another language), else the first row as it is.
+    for (cells, number), (below, _n) in pairwise(candidates):
+        if not any(map(_LOOKS_LIKE_AN_ADDRESS.fullmatch, cells)) and any(
+            map(_LOOKS_LIKE_AN_ADDRESS.fullmatch, below)
+        ):
             return cells, number
-        looked += 1
-        if looked == HEADER_SEARCH:
-            break
-    return first
+    return candidates[0]
 
 
 def _open_csv(
