@@ -71,7 +71,7 @@ from nurturedesk.core.models import (
     Tag,
     lead_tags,
 )
-from nurturedesk.core.tabular import Table, open_table
+from nurturedesk.core.tabular import ADDRESS_SHAPE, Table, open_table
 from nurturedesk.core.validation import clean_text, normalize_email
 
 POLICIES = ("skip", "update", "merge")
@@ -88,6 +88,7 @@ BULK_MIN_ROWS = 20_000
 # Page cache of the import's connection while it runs (KiB; the previous size is restored):
 # fewer dirty pages spilled to the WAL and written again before the commit. Memory only.
 IMPORT_CACHE_KIB = 65_536
+EMAIL_SAMPLE_ROWS = 20  # rows looked at to find the email column by its values
 FIRST_PROBLEMS = 3  # rejected rows an import result names (all are in the report)
 EVENT_IDS_LIMIT = 1000  # an import of more leads publishes its change without their ids
 LEADS = cast(SqlTable, Lead.__table__)
@@ -202,6 +203,7 @@ class ImportPreview:
     encoding: str
     delimiter: str
     kind: str
+    row_numbers: list[int] = field(default_factory=list)  # each sample row's, in the file
 
 
 @dataclass(frozen=True)
@@ -281,6 +283,31 @@ def build_mapping(header: Sequence[str], options: ImportOptions) -> list[str]:
     return targets
 
 
+def table_mapping(table: Table, options: ImportOptions) -> list[str]:
+    """build_mapping, and when no column is named like an address (nor chosen for one) the
+    one column whose first values all look like addresses goes to email: the wizard shows
+    it, and the import does not stop for a header in another language."""
+    mapping = build_mapping(table.header, options)
+    if "email" in mapping:
+        return mapping
+    chosen = {k.strip().casefold() for k in options.mapping}
+    sample = [cells for _n, cells in islice(table.rows(), EMAIL_SAMPLE_ROWS)]
+    table.close()
+
+    def all_addresses(i: int) -> bool:
+        values = [cells[i].strip() for cells in sample if i < len(cells) and cells[i].strip()]
+        return bool(values) and all(map(ADDRESS_SHAPE.fullmatch, values))
+
+    shaped = [
+        i
+        for i, column in enumerate(table.header)
+        if column.casefold() not in chosen and all_addresses(i)
+    ]
+    if len(shaped) == 1:
+        mapping[shaped[0]] = "email"
+    return mapping
+
+
 def names_the_email(options: ImportOptions) -> Callable[[list[str]], bool]:
     """Whether a row is the header: one of its cells is a column the email goes to."""
     chosen = {
@@ -302,18 +329,19 @@ def preview_import(
     options = options or ImportOptions()
     table = open_table(path, options.encoding, options.delimiter, names_the_email(options))
     sample = []
-    for _number, cells in table.rows():
+    for number, cells in table.rows():
         if any(c.strip() for c in cells):
-            sample.append(cells)
+            sample.append((number, cells))
         if len(sample) >= rows:
             break
     return ImportPreview(
         header=table.header,
-        mapping=build_mapping(table.header, options),
-        rows=sample,
+        mapping=table_mapping(table, options),
+        rows=[cells for _n, cells in sample],
         encoding=table.encoding,
         delimiter=table.delimiter,
         kind=table.kind,
+        row_numbers=[n for n, _cells in sample],
     )
 
 
@@ -924,7 +952,7 @@ def import_file(
         )
     path = Path(path)
     table = open_table(path, options.encoding, options.delimiter, names_the_email(options))
-    mapping = build_mapping(table.header, options)
+    mapping = table_mapping(table, options)
     if "email" not in mapping:
         raise UserError(
             "No column holds the email address; choose one with --map COLUMN=email "

@@ -33,7 +33,8 @@ DELIMITERS = (",", ";", "\t", "|")
 SAMPLE_BYTES = 256 * 1024
 HEADER_SEARCH = 10  # non-blank rows looked at for the header (title lines may come first)
 _EXCEL_SEP = re.compile(r"sep=(.)\r?\n", re.IGNORECASE)
-_LOOKS_LIKE_AN_ADDRESS = re.compile(r"\s*[^@\s]+@[^@\s]+\.[^@\s]+\s*")  # (shape, not validity)
+# Looks like an email address (its shape only: the import validates them).
+ADDRESS_SHAPE = re.compile(r"\s*[^@\s]+@[^@\s]+\.[^@\s]+\s*")
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -190,8 +191,8 @@ def _find_header(
     # No row is named like a header we know: the row above the first one holding an address
     # (a title line, then a header in another language), else the first row as it is.
     for (cells, number), (below, _n) in pairwise(candidates):
-        if not any(map(_LOOKS_LIKE_AN_ADDRESS.fullmatch, cells)) and any(
-            map(_LOOKS_LIKE_AN_ADDRESS.fullmatch, below)
+        if not any(map(ADDRESS_SHAPE.fullmatch, cells)) and any(
+            map(ADDRESS_SHAPE.fullmatch, below)
         ):
             return cells, number
     return candidates[0]

@@ -200,9 +200,7 @@ class ImportDialog(QDialog):
         self.table.setHorizontalHeaderLabels(preview.header)
         self.table.setRowCount(len(preview.rows) + 1)
         # Row 0 holds the field choices; the others are numbered as in a spreadsheet.
-        self.table.setVerticalHeaderLabels(
-            ["Field", *(str(n + 2) for n in range(len(preview.rows)))]
-        )
+        self.table.setVerticalHeaderLabels(["Field", *map(str, preview.row_numbers)])
         for column, (name, target) in enumerate(zip(preview.header, preview.mapping, strict=True)):
             combo = QComboBox()
             combo.setObjectName(f"map:{name}")

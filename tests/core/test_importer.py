@@ -314,6 +314,32 @@ def test_duplicates_within_the_file_are_combined_under_merge(
     assert (lee.first_name, lee.phone, lee.tags) == ("Lee", "+44 1", ("vip", "webinar"))
 
 
+def test_a_column_of_addresses_goes_to_email_whatever_its_name(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    rows = [
+        ["Kontakt", "Vorname", "Assistenz", "Notiz"],
+        ["ann@example.de", "Ann", "x@example.de", ""],
+    ]
+    rows += [["", "Leer", "", ""], ["bo@example.de", "Bo", "Frau Meier", ""]]
+    path = write_csv(tmp_path / "l.csv", rows)
+    assert preview_import(path).mapping == [
+        "email",
+        "first_name",
+        "custom:Assistenz",
+        "custom:Notiz",  # (empty: no address in it)
+    ]
+    result = import_file(workspace, path)
+    assert (result.rows, result.imported, result.rejected) == (3, 2, 1)
+    assert result.mapping[0] == ("Kontakt", "email")
+    # What the user chose stays chosen; two columns of addresses are not guessed between.
+    with pytest.raises(UserError, match="No column holds the email"):
+        import_file(workspace, path, ImportOptions(mapping={"Kontakt": "custom:Kontakt"}))
+    rows[3][2] = "meier@example.de"
+    with pytest.raises(UserError, match="No column holds the email"):
+        import_file(workspace, write_csv(tmp_path / "two.csv", rows))
+
+
 def test_excel_sep_line_names_the_delimiter(workspace: Workspace, tmp_path: Path) -> None:
     path = tmp_path / "list.csv"
     path.write_text(
@@ -347,11 +373,13 @@ def test_title_lines_above_the_header_are_passed_over(workspace: Workspace, tmp_
             ["not an address", "B", ""],
         ],
     )
-    # "Kontakt" is no header we know: the row above the first address is the header, so the
-    # wizard offers its columns to map (and --map can name it).
+    # "Kontakt" is no header we know: the row above the first address is the header, and
+    # the column of addresses goes to email (all its values but one look like addresses).
     preview = preview_import(path)
     assert preview.header == ["Kontakt", "First Name", "Company"]
+    assert preview.mapping == ["custom:Kontakt", "first_name", "company"]
     assert preview.rows == [["ann@example.com", "Ann", "Acme"], ["not an address", "B", ""]]
+    assert preview.row_numbers == [5, 6]  # as the report and a spreadsheet number them
     with pytest.raises(UserError, match=r"No column holds the email.*Kontakt, First Name"):
         import_file(workspace, path)
     result = import_file(workspace, path, ImportOptions(mapping={"Kontakt": "email"}))

@@ -202,7 +202,16 @@ def test_segment_editor_counts_live_refuses_bad_lines_and_saves(
 def test_import_dialog_wants_an_email_column(
     qtbot: QtBot, window: MainWindow, tmp_path: Path
 ) -> None:
-    path = write_csv(tmp_path / "names.csv", [["Name", "Contact"], ["Ann", "ann@example.com"]])
+    # A column of addresses under a header we do not know is chosen for the email...
+    path = write_csv(tmp_path / "names.csv", [["Name", "Kontakt"], ["Ann", "ann@example.com"]])
+    dialog = window.data_actions.open_import(path)  # type: ignore[attr-defined]
+    qtbot.addWidget(dialog)
+    combo = dialog.table.cellWidget(0, 1)
+    assert isinstance(combo, QComboBox) and combo.currentData() == "email"
+    assert dialog.import_button.isEnabled()
+    dialog.close()
+    # ...and with no such column the user is asked for one.
+    path = write_csv(tmp_path / "names.csv", [["Name", "Contact"], ["Ann", "ann at example"]])
     dialog = window.data_actions.open_import(path)  # type: ignore[attr-defined]
     qtbot.addWidget(dialog)
     assert not dialog.import_button.isEnabled()
