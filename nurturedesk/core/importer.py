@@ -283,16 +283,19 @@ def build_mapping(header: Sequence[str], options: ImportOptions) -> list[str]:
     return targets
 
 
-def table_mapping(table: Table, options: ImportOptions) -> list[str]:
+def table_mapping(
+    table: Table, options: ImportOptions, sample: list[list[str]] | None = None
+) -> list[str]:
     """build_mapping, and when no column is named like an address (nor chosen for one) the
     one column whose first values all look like addresses goes to email: the wizard shows
-    it, and the import does not stop for a header in another language."""
+    it, and the import does not stop for a header in another language. `sample`: the first
+    rows, if the caller has read them already."""
     mapping = build_mapping(table.header, options)
     if "email" in mapping:
         return mapping
     chosen = {k.strip().casefold() for k in options.mapping}
-    sample = [cells for _n, cells in islice(table.rows(), EMAIL_SAMPLE_ROWS)]
-    table.close()
+    if sample is None:
+        sample = [cells for _n, cells in islice(table.rows(), EMAIL_SAMPLE_ROWS)]
 
     def all_addresses(i: int) -> bool:
         values = [cells[i].strip() for cells in sample if i < len(cells) and cells[i].strip()]
@@ -336,7 +339,7 @@ def preview_import(
             break
     return ImportPreview(
         header=table.header,
-        mapping=table_mapping(table, options),
+        mapping=table_mapping(table, options, [cells for _n, cells in sample]),
         rows=[cells for _n, cells in sample],
         encoding=table.encoding,
         delimiter=table.delimiter,

@@ -181,13 +181,13 @@ def _find_header(
     candidates: list[tuple[list[str], int]] = []  # the first non-blank rows, numbered
     for number, cells in enumerate(rows, 1):
         if any(c.strip() for c in cells):
+            if is_header is None or is_header(cells):
+                return cells, number
             candidates.append((cells, number))
-            if is_header is None or is_header(cells) or len(candidates) > HEADER_SEARCH:
+            if len(candidates) > HEADER_SEARCH:
                 break
     if not candidates:
         return None
-    if is_header is None or is_header(candidates[-1][0]):
-        return candidates[-1]
     # No row is named like a header we know: the row above the first one holding an address
     # (a title line, then a header in another language), else the first row as it is.
     for (cells, number), (below, _n) in pairwise(candidates):
