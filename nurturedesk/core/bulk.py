@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import cast
 
-from sqlalchemy import DateTime, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from nurturedesk.core.db import Workspace
@@ -21,6 +21,7 @@ from nurturedesk.core.errors import ValidationError
 from nurturedesk.core.events import LeadsChanged
 from nurturedesk.core.leads import delete_leads, move_leads, restore_leads, undo_move
 from nurturedesk.core.models import Lead, Tag, lead_tags
+from nurturedesk.core.timestamps import to_micros
 from nurturedesk.core.validation import clean_text
 
 __all__ = [
@@ -251,12 +252,9 @@ def enrol_leads(
         }
         fresh: list[tuple[int, int, str, int, object, int, object, str, str]] = []
         when = now + timedelta(days=delay)
-        # Stored exactly as the ORM stores them (SQLAlchemy's DateTime on SQLite), computed
-        # once: the rows go to the driver as plain tuples.
-        dialect = session.get_bind().dialect
-        as_stored = DateTime().dialect_impl(dialect).bind_processor(dialect)
-        assert as_stored is not None  # SQLite stores DateTime as text
-        when_db, now_db = as_stored(when), as_stored(now)
+        # Stored as the ORM stores them (timestamps.py): the rows go to the driver as plain
+        # tuples.
+        when_db, now_db = to_micros(when), to_micros(now)
         for lead_id, key in leads:
             if key in blocked:
                 left_out.append(lead_id)

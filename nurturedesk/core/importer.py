@@ -41,7 +41,6 @@ from typing import Any, TypeVar, cast
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from sqlalchemy import (
-    DateTime,
     Integer,
     String,
     bindparam,
@@ -72,6 +71,7 @@ from nurturedesk.core.models import (
     lead_tags,
 )
 from nurturedesk.core.tabular import ADDRESS_SHAPE, Table, open_table
+from nurturedesk.core.timestamps import Timestamp, to_micros
 from nurturedesk.core.validation import clean_text, normalize_email
 
 POLICIES = ("skip", "update", "merge")
@@ -635,15 +635,15 @@ class _LeadRows:
         self._kept = [i for i, c in enumerate(_ROW) if c not in constant]
         self.project = _getter(self._kept)  # a whole _ROW tuple -> the row's own columns
 
-    def insert_sql(self, now_text: str, rows: int = 1) -> str:
+    def insert_sql(self, now: datetime, rows: int = 1) -> str:
         """The INSERT of `rows` of this import's leads, their tuples (in `columns` order)
         one after the other in its parameters."""
         names = [*self.columns, *self.constant, "stage_entered_at", "score", "created_at"]
-        now = _sql_literal(now_text)
+        stamp = _sql_literal(to_micros(now))  # as the ORM stores it (timestamps.py)
         values = [
             *("?" * len(self.columns)),
             *map(_sql_literal, self.constant.values()),
-            *(now, "0", now, now, "NULL"),
+            *(stamp, "0", stamp, stamp, "NULL"),
         ]
         one = f"({', '.join(values)})"
         return (
@@ -1114,9 +1114,6 @@ class _ImportRun:
             name.casefold(): tid for tid, name in conn.execute(select(Tag.id, Tag.name))
         }
         self.import_tags = {self._tag_id(conn, t) for t in opts.tags if clean_text(t, 80)}
-        # Written as SQLAlchemy would (its SQLite DateTime format), once for every row.
-        to_text = LEADS.c.created_at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-        self.now_text = str(to_text(self.now) if to_text else self.now).replace("'", "")
         self.source_tag = clean_text(f"imported from {self.table.path.name}", 200)
 
     def _tag_id(self, conn: Connection, name: str) -> int:
@@ -1143,9 +1140,9 @@ class _ImportRun:
         lead_rows = _LeadRows(
             mapping, default_source, self.default_stage if stage_idx is None else None
         )
-        self.insert_sql = lead_rows.insert_sql(self.now_text)
+        self.insert_sql = lead_rows.insert_sql(self.now)
         self.rows_per_insert = _rows_per_insert(conn, len(lead_rows.columns))
-        self.insert_many_sql = lead_rows.insert_sql(self.now_text, self.rows_per_insert)
+        self.insert_many_sql = lead_rows.insert_sql(self.now, self.rows_per_insert)
         self.owner_constant = lead_rows.constant.get("owner")
         row_values = lead_rows.values
         # New leads are built column by column when a file
@@ -1425,7 +1422,7 @@ class _ImportRun:
                         literal(None, Integer),
                         # (the stage every new lead went to, when the file names none)
                         literal(stage, Integer) if stage is not None else Lead.stage_id,
-                        literal(self.now, DateTime),
+                        literal(self.now, Timestamp()),
                         literal(self.source_tag, String),
                     ).where(Lead.id.between(self.first_id, self.next_id - 1)),
                 )

@@ -14,7 +14,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
-    DateTime,
     Enum,
     Float,
     ForeignKey,
@@ -27,6 +26,8 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from nurturedesk.core.timestamps import Timestamp
 
 
 class Base(DeclarativeBase):
@@ -98,12 +99,12 @@ class Lead(Base):
     stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id"))
     # Order of the card inside its column; fractional so a drop between two cards is one write.
     position: Mapped[float] = mapped_column(Float, default=0.0)
-    stage_entered_at: Mapped[datetime] = mapped_column(DateTime)
+    stage_entered_at: Mapped[datetime] = mapped_column(Timestamp)
     score: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    created_at: Mapped[datetime] = mapped_column(DateTime)
-    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp)
     # Deleting from the board is soft so it can be undone; "forget" erases for real.
-    deleted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
 
     stage: Mapped[Stage] = relationship(lazy="joined")
     tags: Mapped[list[Tag]] = relationship(secondary=lead_tags, lazy="selectin")
@@ -140,7 +141,7 @@ class StageHistory(Base):
     )
     # Not indexed: nothing looks history up by date, and the index cost every import and
     # move a write (migration 0006 drops it).
-    moved_at: Mapped[datetime] = mapped_column(DateTime)
+    moved_at: Mapped[datetime] = mapped_column(Timestamp)
     reason: Mapped[str] = mapped_column(String(200), default="")
 
 
@@ -180,7 +181,7 @@ class EmailTemplate(Base):
     name: Mapped[str] = mapped_column(String(120), unique=True)
     subject: Mapped[str] = mapped_column(String(400))
     body: Mapped[str] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
 class NurtureSequence(Base):
@@ -197,7 +198,7 @@ class NurtureSequence(Base):
     # Leads carrying this tag are enrolled automatically (once).
     enroll_tag: Mapped[str] = mapped_column(String(80), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
 class SequenceStep(Base):
@@ -235,10 +236,10 @@ class Enrollment(Base):
     # active | paused | completed | stopped
     state: Mapped[str] = mapped_column(String(12), default="active")
     next_step: Mapped[int] = mapped_column(Integer, default=0)
-    next_send_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    next_send_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
     # Re-enrolling after completion starts a new round; (enrolment, round, step) is sent once.
     round: Mapped[int] = mapped_column(Integer, default=0)
-    enrolled_at: Mapped[datetime] = mapped_column(DateTime)
+    enrolled_at: Mapped[datetime] = mapped_column(Timestamp)
     how: Mapped[str] = mapped_column(String(40), default="by hand")
     stopped_reason: Mapped[str] = mapped_column(String(200), default="")
 
@@ -272,10 +273,10 @@ class OutboxMessage(Base):
     list_unsubscribe: Mapped[str] = mapped_column(String(500), default="")
     state: Mapped[str] = mapped_column(String(12), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(Timestamp)
     last_error: Mapped[str] = mapped_column(String(500), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime)
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    sent_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
 
     __table_args__ = (
         # The guarantee behind "never twice": one row per enrolment step and round.
@@ -293,7 +294,7 @@ class Suppression(Base):
     email_key: Mapped[str] = mapped_column(String(320), primary_key=True)
     reason: Mapped[str] = mapped_column(String(20))  # unsubscribed | bounced | do-not-contact
     detail: Mapped[str] = mapped_column(String(500), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
 class Bounce(Base):
@@ -311,7 +312,7 @@ class Bounce(Base):
     email: Mapped[str] = mapped_column(String(320))
     code: Mapped[int] = mapped_column(Integer)
     message: Mapped[str] = mapped_column(String(500))
-    at: Mapped[datetime] = mapped_column(DateTime)
+    at: Mapped[datetime] = mapped_column(Timestamp)
 
 
 class UnsubscribeToken(Base):
@@ -342,7 +343,7 @@ class Newsletter(Base):
     # at each run, and a segment deleted then saved again (its undo) is the same audience.
     segment: Mapped[str] = mapped_column(String(80), default="", server_default="")
     recurrence: Mapped[str] = mapped_column(String(12), default="once")  # once|monthly|quarterly
-    next_run_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    next_run_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
     runs: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -357,7 +358,7 @@ class Interaction(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(40))
-    occurred_at: Mapped[datetime] = mapped_column(DateTime)
+    occurred_at: Mapped[datetime] = mapped_column(Timestamp)
     # UTC calendar day of `occurred_at` (date ordinal): decay and caps count whole days, and
     # re-scoring 1M rows groups on this integer instead of parsing timestamps.
     day: Mapped[int] = mapped_column(Integer)
@@ -365,7 +366,7 @@ class Interaction(Base):
     source: Mapped[str] = mapped_column(String(40), default="manual")
     # Idempotency key for machine-recorded events (e.g. "outbox:42:sent"): recorded once.
     source_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
 
     __table_args__ = (
         Index("ix_interactions_timeline", "lead_id", "occurred_at", "id"),
@@ -393,7 +394,7 @@ class LeadScoring(Base):
     # Latched when the lead crosses the threshold; re-armed only once the score falls below
     # threshold - hysteresis, so a score wobbling around the threshold fires one release.
     released: Mapped[bool] = mapped_column(default=False, server_default="0")
-    released_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    released_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
 
 
 class QualificationAnswer(Base):
@@ -404,7 +405,7 @@ class QualificationAnswer(Base):
     )
     question: Mapped[str] = mapped_column(String(40), primary_key=True)
     answer: Mapped[str] = mapped_column(String(80))
-    answered_at: Mapped[datetime] = mapped_column(DateTime)
+    answered_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
 class ReleaseEvent(Base):
@@ -422,8 +423,8 @@ class ReleaseEvent(Base):
     score: Mapped[int] = mapped_column(Integer)
     grade: Mapped[str] = mapped_column(String(1), default="")
     message: Mapped[str] = mapped_column(String(400))
-    created_at: Mapped[datetime] = mapped_column(DateTime)
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    delivered_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
     delivered_via: Mapped[str] = mapped_column(String(20), default="")
 
     __table_args__ = (Index("ix_release_events_pending", "delivered_at", "id"),)
@@ -439,12 +440,12 @@ class Handoff(Base):
     )
     owner: Mapped[str] = mapped_column(String(120), default="")
     state: Mapped[str] = mapped_column(String(20))  # pending | accepted | rejected | recycled
-    released_at: Mapped[datetime] = mapped_column(DateTime)
-    due_at: Mapped[datetime] = mapped_column(DateTime, index=True)
-    overdue_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    released_at: Mapped[datetime] = mapped_column(Timestamp)
+    due_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+    overdue_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
     reason: Mapped[str] = mapped_column(String(400), default="")
-    recycle_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    recycle_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
 
 
 # --- Import, export, segments, personal data requests (issue 5) --------------------------
@@ -462,8 +463,8 @@ class ImportBatch(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     file_name: Mapped[str] = mapped_column(String(400))
     policy: Mapped[str] = mapped_column(String(10))
-    started_at: Mapped[datetime] = mapped_column(DateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    started_at: Mapped[datetime] = mapped_column(Timestamp)
+    finished_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
     rows: Mapped[int] = mapped_column(Integer, default=0)
     imported: Mapped[int] = mapped_column(Integer, default=0)
     updated: Mapped[int] = mapped_column(Integer, default=0)
@@ -473,7 +474,7 @@ class ImportBatch(Base):
     last_lead_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Tags this import created (removed again on undo if nothing else uses them).
     created_tag_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
-    undone_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    undone_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
 
 
 class ImportBatchUpdate(Base):
@@ -497,8 +498,8 @@ class Segment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
     rules: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime)
-    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
 class SuppressedHash(Base):
@@ -509,4 +510,4 @@ class SuppressedHash(Base):
 
     hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     reason: Mapped[str] = mapped_column(String(40), default="forgotten")
-    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)

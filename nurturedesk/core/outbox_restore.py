@@ -28,6 +28,7 @@ from sqlalchemy import insert, select, update
 
 from nurturedesk.core.db import Workspace
 from nurturedesk.core.models import Enrollment, OutboxMessage
+from nurturedesk.core.timestamps import from_micros
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,9 @@ class RestoreReconciliation:
 
 
 def _dt(value: Any) -> datetime | None:
+    """A time read straight from the file: microseconds, or text from before 0008."""
+    if isinstance(value, int):
+        return from_micros(value)
     return datetime.fromisoformat(value) if isinstance(value, str) and value else value
 
 

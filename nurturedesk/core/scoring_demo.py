@@ -21,6 +21,7 @@ from nurturedesk.core.models import (
     Stage,
 )
 from nurturedesk.core.scoring_rules import rules_in
+from nurturedesk.core.timestamps import to_micros
 
 # (type, weight) of what nurtured leads do.
 ACTIVITY = [
@@ -129,7 +130,7 @@ def populate_scoring_demo(
                     "UPDATE lead_scoring SET released = 1, released_at = :now WHERE lead_id IN "
                     f"(SELECT id FROM leads WHERE score >= :t AND id IN ({','.join(map(str, chunk))}))"
                 ),
-                {"now": now, "t": rules.threshold},
+                {"now": to_micros(now), "t": rules.threshold},
             )
         for r in rows:
             if r.name == "Sales-ready":

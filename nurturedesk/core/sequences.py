@@ -26,7 +26,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import (
-    DateTime,
     Select,
     String,
     and_,
@@ -63,6 +62,7 @@ from nurturedesk.core.models import (
     lead_tags,
 )
 from nurturedesk.core.templates import AssetLink, asset_links, render_email
+from nurturedesk.core.timestamps import Timestamp
 from nurturedesk.core.validation import clean_text
 
 log = logging.getLogger(__name__)
@@ -567,9 +567,9 @@ def _enrol_set(
         literal(sequence_id),
         literal(ACTIVE),
         literal(0),
-        literal(when, DateTime()),
+        literal(when, Timestamp()),
         literal(0),
-        literal(now, DateTime()),
+        literal(now, Timestamp()),
         literal(how),
         literal(""),
     )

@@ -43,6 +43,7 @@ from nurturedesk.core.sequences import (
 from nurturedesk.core.settings import set_setting
 from nurturedesk.core.stages import find_stage
 from nurturedesk.core.templates import save_template
+from nurturedesk.core.timestamps import to_micros
 
 START = datetime(2026, 3, 2, 9, 0)  # a Monday: 18:00 in Tokyo, 04:00 in New York, 10:00 Paris
 ZONES = ("Europe/Paris", "America/New_York", "Asia/Tokyo", "")
@@ -284,7 +285,8 @@ def test_a_big_batch_is_enrolled_once_exactly_as_lead_by_lead(tmp_path: Path) ->
         active_default = [r[0] for r in rows if r[1] == default and r[2] == "active"]
         assert len(active_default) == len(set(active_default))
         fresh = [r for r in rows if r[7] == nurturing and r[2] == "active" and r not in before]
-        assert fresh and all(r[4] == "2026-03-02 09:00:00.000000" for r in fresh)
+        nine = to_micros(datetime(2026, 3, 2, 9))  # (stored as microseconds)
+        assert fresh and all(r[4] == nine for r in fresh)
         with bulk.session() as s:
             eligible = set(
                 s.scalars(
@@ -304,7 +306,7 @@ def test_a_big_batch_is_enrolled_once_exactly_as_lead_by_lead(tmp_path: Path) ->
         webinar = find_sequence(bulk, "Webinar").id
         tagged = [r for r in rows if r[1] == webinar]
         assert tagged and all(r[7] == "tag:webinar" and r[2] == "active" for r in tagged)
-        assert {r[4] for r in tagged} == {"2026-03-03 21:00:00.000000"}
+        assert {r[4] for r in tagged} == {to_micros(datetime(2026, 3, 3, 21))}
 
         # Idempotent: the next tick enrols nobody and changes nothing.
         assert _same(reference, bulk, _rules) == rows

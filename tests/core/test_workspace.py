@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from nurturedesk.core.db import (
 )
 from nurturedesk.core.errors import WorkspaceError
 from nurturedesk.core.stages import list_stages
+from nurturedesk.core.timestamps import to_micros
 from tests.damage import scribble_over_a_btree_page
 
 
@@ -209,3 +211,59 @@ def test_commits_by_another_connection_are_noticed(tmp_path: Path) -> None:
     finally:
         other.close()
         ws.close()
+
+
+def test_workspace_at_0007_gets_its_times_as_microseconds_and_can_go_back(
+    tmp_path: Path,
+) -> None:
+    # Times as SQLAlchemy's DateTime wrote them before 0008, with and without a fraction,
+    # and a NULL.
+    path = tmp_path / "old.sqlite"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        at_revision_with_an_inbox(conn, "0007")
+        conn.exec_driver_sql(
+            "INSERT INTO leads (id, email, email_key, first_name, last_name, company, title, "
+            "phone, source, owner, timezone, custom_fields, search_text, stage_id, position, "
+            "stage_entered_at, score, created_at, updated_at, deleted_at) VALUES (7, "
+            "'old@example.com', 'old@example.com', 'Olga', '', '', '', '', '', '', '', '{}', "
+            "'olga old@example.com', 1, 1.0, '2026-12-04 17:20:41.722203', 0, "
+            "'2025-01-01 00:00:00.000000', '2025-01-01 00:00:00', NULL)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO stage_history (lead_id, from_stage_id, to_stage_id, moved_at, reason) "
+            "VALUES (7, NULL, 1, '1999-12-31 23:59:59.999999', 'added')"
+        )
+    engine.dispose()
+    ws = open_workspace(path)
+    try:
+        lead = leads.find_lead(ws, "old@example.com")
+        assert lead.stage_entered_at == datetime(2026, 12, 4, 17, 20, 41, 722203)
+        assert lead.created_at == datetime(2025, 1, 1)
+    finally:
+        ws.close()
+    raw = sqlite3.connect(path)
+    assert raw.execute(
+        "SELECT stage_entered_at, created_at, updated_at, deleted_at FROM leads"
+    ).fetchone() == (
+        to_micros(datetime(2026, 12, 4, 17, 20, 41, 722203)),
+        to_micros(datetime(2025, 1, 1)),
+        to_micros(datetime(2025, 1, 1)),
+        None,
+    )
+    assert raw.execute("SELECT moved_at FROM stage_history").fetchone() == (
+        to_micros(datetime(1999, 12, 31, 23, 59, 59, 999999)),
+    )
+    raw.close()
+
+    # Back to 0007: the text SQLAlchemy's DateTime reads, to the microsecond.
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0007")
+        assert conn.exec_driver_sql(
+            "SELECT stage_entered_at, created_at, deleted_at FROM leads"
+        ).one() == ("2026-12-04 17:20:41.722203", "2025-01-01 00:00:00.000000", None)
+        assert conn.exec_driver_sql("SELECT moved_at FROM stage_history").scalar() == (
+            "1999-12-31 23:59:59.999999"
+        )
+    engine.dispose()
