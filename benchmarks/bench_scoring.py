@@ -16,6 +16,7 @@ from nurturedesk.core import interactions, leads, scoring
 from nurturedesk.core.clock import FakeClock
 from nurturedesk.core.db import Workspace, open_workspace
 from nurturedesk.core.scoring_rules import INTERACTION_TYPES
+from nurturedesk.core.timestamps import to_micros
 
 LEADS = 100_000
 INTERACTIONS = 1_000_000
@@ -25,6 +26,7 @@ def populate(ws: Workspace, n_leads: int, n_interactions: int, seed: int = 7) ->
     """Bulk rows straight into the tables (the benchmark is the re-score, not the insert)."""
     rng = random.Random(seed)
     now = ws.clock.now()
+    stored_now = to_micros(now)  # raw SQL: the times as the workspace stores them
     stage_id = 1
     with ws.engine.begin() as conn:
         conn.execute(
@@ -35,7 +37,7 @@ def populate(ws: Workspace, n_leads: int, n_interactions: int, seed: int = 7) ->
                 " 'Co', '', '', '', '', '', '{}', :e, :s, :id, :now, 0, :now, :now)"
             ),
             [
-                {"id": i, "e": f"lead{i}@example.com", "s": stage_id + i % 3, "now": now}
+                {"id": i, "e": f"lead{i}@example.com", "s": stage_id + i % 3, "now": stored_now}
                 for i in range(1, n_leads + 1)
             ],
         )
@@ -47,9 +49,9 @@ def populate(ws: Workspace, n_leads: int, n_interactions: int, seed: int = 7) ->
                 {
                     "l": rng.randint(1, n_leads),
                     "t": rng.choice(types),
-                    "at": when,
+                    "at": to_micros(when),
                     "d": when.toordinal(),
-                    "now": now,
+                    "now": stored_now,
                 }
             )
         rows.sort(key=lambda r: r["l"])
