@@ -1,7 +1,9 @@
 """SQLAlchemy 2.0 typed ORM tables.
 
-Timestamps are naive UTC. Each later capability appends its tables in a section of its own
-below the foundation's, with a migration of its own in `migrations/versions/`.
+Timestamps are naive UTC datetimes, stored as microseconds since the epoch (`Timestamp`, in
+timestamps.py): raw SQL that writes one must write `to_micros(...)`. Each later capability
+appends its tables in a section of its own below the foundation's, with a migration of its
+own in `migrations/versions/`.
 """
 
 from __future__ import annotations

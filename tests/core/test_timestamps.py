@@ -13,6 +13,9 @@ from hypothesis import strategies as st
 from nurturedesk.core import leads
 from nurturedesk.core.clock import FakeClock
 from nurturedesk.core.db import open_workspace
+from nurturedesk.core.demo import populate_demo
+from nurturedesk.core.importer import ImportOptions, import_file
+from nurturedesk.core.models import Base
 from nurturedesk.core.stages import find_stage
 from nurturedesk.core.timestamps import Timestamp, from_micros, to_micros
 
@@ -52,3 +55,31 @@ def test_a_lead_keeps_its_times_exactly_and_the_file_holds_ints(tmp_path: Path) 
     conn.close()
     assert row == (1_796_404_841_722_203,) * 3 + ("integer",)
     assert moved == (1_796_404_841_722_203,)
+
+
+def test_every_time_the_demo_and_an_import_write_is_stored_as_an_int(tmp_path: Path) -> None:
+    # A write that skipped the column type (raw SQL given a datetime, say) would leave
+    # text, which sorts after every int and breaks comparisons between columns: the demo
+    # (leads, history, interactions, scores, releases) and an import write through most
+    # paths there are.
+    ws = open_workspace(tmp_path / "ws.sqlite", clock=FakeClock(datetime(2026, 3, 2, 9)))
+    try:
+        populate_demo(ws, leads=120)
+        source = tmp_path / "fair.csv"
+        source.write_text("Email,Name\nada@example.org,Ada\nbob@example.org,Bob\n")
+        import_file(ws, source, ImportOptions(tags=("fair",)))
+        checked = 0
+        with ws.engine.connect() as conn:
+            for table in Base.metadata.sorted_tables:
+                for column in table.columns:
+                    if not isinstance(column.type, Timestamp):
+                        continue
+                    filled, wrong = conn.exec_driver_sql(
+                        f"SELECT count({column.name}), count(*) FILTER (WHERE"
+                        f" typeof({column.name}) NOT IN ('integer', 'null')) FROM {table.name}"
+                    ).one()
+                    assert wrong == 0, f"{table.name}.{column.name}"
+                    checked += filled
+        assert checked > 1000  # (the demo did write times: the check saw them)
+    finally:
+        ws.close()
