@@ -36,6 +36,19 @@ def at_revision_with_an_inbox(conn: Connection, revision: str) -> None:
     )
 
 
+def workspace_at(tmp_path: Path, revision: str, *statements: str) -> Path:
+    """A workspace file as an older version made it: its schema, one stage, and rows (SQL
+    as that version stored them). A plain engine: SQLite's default 4 KiB pages, as then."""
+    path = tmp_path / "old.sqlite"
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        at_revision_with_an_inbox(conn, revision)
+        for sql in statements:
+            conn.exec_driver_sql(sql)
+    engine.dispose()
+    return path
+
+
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -68,12 +81,7 @@ def test_workspace_at_0005_gets_the_new_indexes_and_keeps_its_pages(
 ) -> None:
     # Made as version 0005 did: SQLite's default 4 KiB pages, the moved_at index present, an
     # owner index over every lead.
-    path = tmp_path / "old.sqlite"
-    engine = create_engine(f"sqlite:///{path}")
-    with engine.begin() as conn:
-        at_revision_with_an_inbox(conn, "0005")
-    engine.dispose()
-    ws = open_workspace(path)
+    ws = open_workspace(workspace_at(tmp_path, "0005"))
     try:
         lead = leads.add_lead(ws, leads.LeadData(email="new@example.com"), stage_id=1)
         with ws.engine.connect() as conn:
@@ -161,19 +169,16 @@ def test_workspace_from_a_newer_version_is_refused(tmp_path: Path) -> None:
 
 
 def test_previous_revision_upgrades_with_data_intact_and_a_backup(tmp_path: Path) -> None:
-    path = tmp_path / "old.sqlite"
-    engine = make_engine(f"sqlite:///{path}")
-    with engine.begin() as conn:
-        at_revision_with_an_inbox(conn, "0001")
-        conn.exec_driver_sql(
-            "INSERT INTO leads (id, email, email_key, first_name, last_name, company, title, "
-            "phone, source, owner, timezone, custom_fields, search_text, stage_id, position, "
-            "stage_entered_at, score, created_at, updated_at) VALUES (7, 'Old@Example.com', "
-            "'old@example.com', 'Olga', 'Old', 'Oldco', '', '', 'fair', '', '', '{}', "
-            "'olga old old@example.com oldco', 1, 1.0, '2025-01-01 00:00:00', 0, "
-            "'2025-01-01 00:00:00', '2025-01-01 00:00:00')"
-        )
-    engine.dispose()
+    path = workspace_at(
+        tmp_path,
+        "0001",
+        "INSERT INTO leads (id, email, email_key, first_name, last_name, company, title, "
+        "phone, source, owner, timezone, custom_fields, search_text, stage_id, position, "
+        "stage_entered_at, score, created_at, updated_at) VALUES (7, 'Old@Example.com', "
+        "'old@example.com', 'Olga', 'Old', 'Oldco', '', '', 'fair', '', '', '{}', "
+        "'olga old old@example.com oldco', 1, 1.0, '2025-01-01 00:00:00', 0, "
+        "'2025-01-01 00:00:00', '2025-01-01 00:00:00')",
+    )
     ws = open_workspace(path)
     try:
         lead = leads.find_lead(ws, "old@example.com")
@@ -218,23 +223,18 @@ def test_workspace_at_0007_gets_its_times_as_microseconds_and_can_go_back(
 ) -> None:
     # Times as SQLAlchemy's DateTime wrote them before 0008, with and without a fraction,
     # and a NULL.
-    path = tmp_path / "old.sqlite"
-    engine = make_engine(f"sqlite:///{path}")
-    with engine.begin() as conn:
-        at_revision_with_an_inbox(conn, "0007")
-        conn.exec_driver_sql(
-            "INSERT INTO leads (id, email, email_key, first_name, last_name, company, title, "
-            "phone, source, owner, timezone, custom_fields, search_text, stage_id, position, "
-            "stage_entered_at, score, created_at, updated_at, deleted_at) VALUES (7, "
-            "'old@example.com', 'old@example.com', 'Olga', '', '', '', '', '', '', '', '{}', "
-            "'olga old@example.com', 1, 1.0, '2026-12-04 17:20:41.722203', 0, "
-            "'2025-01-01 00:00:00.000000', '2025-01-01 00:00:00', NULL)"
-        )
-        conn.exec_driver_sql(
-            "INSERT INTO stage_history (lead_id, from_stage_id, to_stage_id, moved_at, reason) "
-            "VALUES (7, NULL, 1, '1999-12-31 23:59:59.999999', 'added')"
-        )
-    engine.dispose()
+    path = workspace_at(
+        tmp_path,
+        "0007",
+        "INSERT INTO leads (id, email, email_key, first_name, last_name, company, title, "
+        "phone, source, owner, timezone, custom_fields, search_text, stage_id, position, "
+        "stage_entered_at, score, created_at, updated_at, deleted_at) VALUES (7, "
+        "'old@example.com', 'old@example.com', 'Olga', '', '', '', '', '', '', '', '{}', "
+        "'olga old@example.com', 1, 1.0, '2026-12-04 17:20:41.722203', 0, "
+        "'2025-01-01 00:00:00.000000', '2025-01-01 00:00:00', NULL)",
+        "INSERT INTO stage_history (lead_id, from_stage_id, to_stage_id, moved_at, reason) "
+        "VALUES (7, NULL, 1, '1999-12-31 23:59:59.999999', 'added')",
+    )
     ws = open_workspace(path)
     try:
         lead = leads.find_lead(ws, "old@example.com")
