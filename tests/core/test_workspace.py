@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import sqlite3
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from nurturedesk.core import leads
 from nurturedesk.core.db import (
+    MIGRATIONS_DIR,
     PAGE_SIZE,
     alembic_config,
     head_revision,
@@ -21,8 +23,9 @@ from nurturedesk.core.db import (
     open_workspace,
 )
 from nurturedesk.core.errors import WorkspaceError
+from nurturedesk.core.models import Base
 from nurturedesk.core.stages import list_stages
-from nurturedesk.core.timestamps import to_micros
+from nurturedesk.core.timestamps import Timestamp, to_micros
 from tests.damage import scribble_over_a_btree_page
 
 
@@ -222,7 +225,7 @@ def test_workspace_at_0007_gets_its_times_as_microseconds_and_can_go_back(
     tmp_path: Path,
 ) -> None:
     # Times as SQLAlchemy's DateTime wrote them before 0008, with and without a fraction,
-    # and a NULL.
+    # and a NULL; and one before 1970 with a short fraction (a logged interaction).
     path = workspace_at(
         tmp_path,
         "0007",
@@ -234,6 +237,9 @@ def test_workspace_at_0007_gets_its_times_as_microseconds_and_can_go_back(
         "'2025-01-01 00:00:00.000000', '2025-01-01 00:00:00', NULL)",
         "INSERT INTO stage_history (lead_id, from_stage_id, to_stage_id, moved_at, reason) "
         "VALUES (7, NULL, 1, '1999-12-31 23:59:59.999999', 'added')",
+        "INSERT INTO interactions (lead_id, type, occurred_at, day, note, source, created_at) "
+        "VALUES (7, 'meeting', '1969-12-31 23:59:59.5', 0, '', 'manual', "
+        "'2025-01-01 00:00:00.000000')",
     )
     ws = open_workspace(path)
     try:
@@ -254,6 +260,7 @@ def test_workspace_at_0007_gets_its_times_as_microseconds_and_can_go_back(
     assert raw.execute("SELECT moved_at FROM stage_history").fetchone() == (
         to_micros(datetime(1999, 12, 31, 23, 59, 59, 999999)),
     )
+    assert raw.execute("SELECT occurred_at FROM interactions").fetchone() == (-500_000,)
     raw.close()
 
     # Back to 0007: the text SQLAlchemy's DateTime reads, to the microsecond.
@@ -266,4 +273,26 @@ def test_workspace_at_0007_gets_its_times_as_microseconds_and_can_go_back(
         assert conn.exec_driver_sql("SELECT moved_at FROM stage_history").scalar() == (
             "1999-12-31 23:59:59.999999"
         )
+        assert conn.exec_driver_sql("SELECT occurred_at FROM interactions").scalar() == (
+            "1969-12-31 23:59:59.500000"
+        )
     engine.dispose()
+
+
+def test_migration_0008_converts_every_timestamp_column_there_is() -> None:
+    # A time column left out of 0008 would keep text beside ints, and SQL comparing the two
+    # answers wrongly without an error.
+    spec = importlib.util.spec_from_file_location(
+        "compact_timestamps", MIGRATIONS_DIR / "versions" / "0008_compact_timestamps.py"
+    )
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    converted = {(t, c) for t, columns in migration.COLUMNS.items() for c in columns}
+    declared = {
+        (table.name, column.name)
+        for table in Base.metadata.sorted_tables
+        for column in table.columns
+        if isinstance(column.type, Timestamp)
+    }
+    assert converted == declared

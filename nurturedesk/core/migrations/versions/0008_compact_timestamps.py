@@ -36,16 +36,19 @@ COLUMNS = {
     "suppressed_hashes": ("created_at",),
 }
 
-# 'YYYY-MM-DD HH:MM:SS.ffffff' (the fraction may be missing) -> microseconds since 1970.
-# The seconds without the fraction: strftime rounds it to milliseconds, and .999999 would
-# become the next second.
+# 'YYYY-MM-DD HH:MM:SS.ffffff' (the fraction may be missing or short) -> microseconds
+# since 1970. The seconds without the fraction: strftime rounds it to milliseconds, and
+# .999999 would become the next second.
 _TO_MICROS = (
     "CAST(strftime('%s', substr({c}, 1, 19)) AS INTEGER) * 1000000"
-    " + CAST(substr({c} || '.000000', 21, 6) AS INTEGER)"
+    " + CAST(substr(substr({c}, 21) || '000000', 1, 6) AS INTEGER)"
 )
+# And back. SQLite's / and % round toward zero; before 1970 the fraction must count up
+# from the second below, so both are floored.
+_FRACTION = "((({c} % 1000000) + 1000000) % 1000000)"
 _TO_TEXT = (
-    "strftime('%Y-%m-%d %H:%M:%S', {c} / 1000000, 'unixepoch')"
-    " || '.' || substr('000000' || ({c} % 1000000), -6)"
+    f"strftime('%Y-%m-%d %H:%M:%S', ({{c}} - {_FRACTION}) / 1000000, 'unixepoch')"
+    f" || '.' || substr('000000' || {_FRACTION}, -6)"
 )
 
 
