@@ -337,10 +337,11 @@ def preview_import(
             sample.append((number, cells))
         if len(sample) >= rows:
             break
+    sample_rows = [cells for _n, cells in sample]
     return ImportPreview(
         header=table.header,
-        mapping=table_mapping(table, options, [cells for _n, cells in sample]),
-        rows=[cells for _n, cells in sample],
+        mapping=table_mapping(table, options, sample_rows),
+        rows=sample_rows,
         encoding=table.encoding,
         delimiter=table.delimiter,
         kind=table.kind,
@@ -485,7 +486,7 @@ def _unclosed_quotes(
 
 def _looks_like_a_row(line: str, table: Table, email_idx: int) -> bool:
     cells = next(csv.reader([line.rstrip("\r")], delimiter=table.delimiter), [])
-    return len(cells) == len(table.header) and bool(_EMAIL_FAST.fullmatch(cells[email_idx].strip()))
+    return len(cells) == len(table.header) and bool(ADDRESS_SHAPE.fullmatch(cells[email_idx]))
 
 
 def _claim(seen: dict[str, int], keys: list[str], first_id: int) -> bool:
