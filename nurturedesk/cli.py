@@ -151,8 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:  # no subcommand: the GUI
         from nurturedesk.commands.workspace import run_gui
 
-        handler = run_gui
-        args.demo = False
+        handler = run_gui  # (`nurturedesk --demo` keeps its --demo: scripts/demo relies on it)
     ctx = Context(args)
     try:
         return int(handler(ctx) or 0)
