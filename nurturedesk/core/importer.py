@@ -458,6 +458,9 @@ def _plain_address_domains(addresses: list[str]) -> list[str] | None:
     return text.split("@")[1::2]
 
 
+_LINE_BREAK = re.compile(r"\r\n?|\n")
+
+
 def _unclosed_quotes(
     block: list[list[str]], number: int, table: Table, email_idx: int
 ) -> dict[int, str]:
@@ -467,12 +470,13 @@ def _unclosed_quotes(
     rest of a file can vanish into one note without a word."""
     found: dict[int, str] = {}
     # (the rows with a line break first: one join a row, not a step per cell)
-    broken = [i for i, text in enumerate(map("".join, block)) if "\n" in text]
+    broken = [i for i, text in enumerate(map("".join, block)) if _LINE_BREAK.search(text)]
     for offset in broken:
         for cell in block[offset]:
-            if "\n" not in cell:
+            if not _LINE_BREAK.search(cell):
                 continue
-            lines = [line for line in cell.split("\n")[1:] if line.strip()]
+            # Lines as the file reader cut them: at CR LF, LF or a lone CR.
+            lines = [line for line in _LINE_BREAK.split(cell)[1:] if line.strip()]
             rows_inside = sum(1 for line in lines if _looks_like_a_row(line, table, email_idx))
             if rows_inside:
                 found[number + 1 + offset] = (
@@ -485,7 +489,7 @@ def _unclosed_quotes(
 
 
 def _looks_like_a_row(line: str, table: Table, email_idx: int) -> bool:
-    cells = next(csv.reader([line.rstrip("\r")], delimiter=table.delimiter), [])
+    cells = next(csv.reader([line], delimiter=table.delimiter), [])
     return len(cells) == len(table.header) and bool(ADDRESS_SHAPE.fullmatch(cells[email_idx]))
 
 

@@ -111,6 +111,32 @@ def test_a_quote_never_closed_is_reported_not_swallowed_in_silence(
     )
 
 
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"])
+def test_a_lone_carriage_return_inside_a_quoted_note_is_read_not_a_crash(
+    workspace: Workspace, tmp_path: Path, end: str
+) -> None:
+    """Notes pasted from old Mac or Windows tools mix line ends. A lone CR in a quoted,
+    multi-line cell used to end the import in a csv.Error traceback; in a file whose lines
+    end in CR alone, an unclosed quote must still be caught."""
+    path = tmp_path / "notes.csv"
+    path.write_text(
+        f"Email,Notes{end}"
+        f'a@example.com,"first line{end}second\rline"{end}'
+        f'stray@example.com,"Acme{end}'
+        f"h@example.com,ok{end}",
+        encoding="utf-8",
+        newline="",
+    )
+    result = import_file(workspace, path)
+    assert (result.rows, result.imported, result.rejected) == (2, 1, 1)
+    assert leads.find_lead(workspace, "a@example.com").custom_fields["Notes"] == (
+        "first line second line"
+    )
+    (row,) = report_rows(result.rejected_file)
+    assert row["Email"] == "stray@example.com"
+    assert "quote in this row is not closed" in row["reason"]
+
+
 def test_messy_cp1252_semicolons_quoted_newlines_blank_and_bad_emails(
     workspace: Workspace, tmp_path: Path
 ) -> None:
