@@ -488,6 +488,29 @@ def _unclosed_quotes(
     return found
 
 
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
+
+
+def _values_past_the_header(
+    block: list[list[str]], number: int, table: Table
+) -> dict[int, str]:
+    """Rows of the block (numbered from number + 1) with values in cells the header has no
+    column for: nearly always a delimiter inside a value that was not quoted ("Acme, Inc"),
+    which shifts the rest of the row. Imported, its company would be "Acme" and its title
+    "Inc"; rejected, the user can quote it and import the row again. (Empty cells after the
+    last column, which some tools write, are fine.)"""
+    columns = len(table.header)
+    found: dict[int, str] = {}
+    for offset, cells in enumerate(block):
+        if len(cells) > columns and any(cell.strip() for cell in cells[columns:]):
+            delimiter = _DELIMITER_NAMES.get(table.delimiter, repr(table.delimiter))
+            found[number + 1 + offset] = (
+                f"{len(cells)} values where the header has {columns} columns: a value with"
+                f" a {delimiter} in it that is not in quotes? Quote it and import the file again"
+            )
+    return found
+
+
 def _looks_like_a_row(line: str, table: Table, email_idx: int) -> bool:
     cells = next(csv.reader([line], delimiter=table.delimiter), [])
     return len(cells) == len(table.header) and bool(ADDRESS_SHAPE.fullmatch(cells[email_idx]))
@@ -1182,21 +1205,24 @@ class _ImportRun:
         )
         get_email = operator.itemgetter(email_idx)
         lines_read = self.table.lines_read()
-        unclosed: dict[int, str] = {}  # row number -> why it is rejected
+        columns = len(self.table.header)
         # The hot loop: locals only, and no Python-level step per cell when a row needs no
         # cleaning (the common case); each new lead goes straight to its INSERT tuple.
         while block := list(islice(records, BLOCK)):
             if self.should_cancel():
                 raise ImportCancelled()
-            if lines_read is not None:
+            refused: dict[int, str] = {}  # row number -> why the row is rejected
+            if lines_read is not None:  # (a CSV file)
                 before, lines_read = lines_read, self.table.lines_read() or 0
                 if lines_read - before > len(block):  # some cells hold line breaks
-                    unclosed = _unclosed_quotes(block, number, self.table, email_idx)
+                    refused = _unclosed_quotes(block, number, self.table, email_idx)
+                if max(map(len, block)) > columns:
+                    refused = {**_values_past_the_header(block, number, self.table), **refused}
             tick = time.perf_counter()
             if self.progress is not None and tick - last_progress > 0.1:
                 last_progress = tick
                 self._report_progress(rows, "reading")
-            if whole_blocks and not unclosed and min(map(len, block)) > email_idx:
+            if whole_blocks and not refused and min(map(len, block)) > email_idx:
                 taken = len(block)
                 raws = list(map(str.strip, map(get_email, block)))
                 writtens = _plain_address_domains(raws)
@@ -1268,9 +1294,9 @@ class _ImportRun:
                     report.add("rejected", number, "no email address", cells)
                     continue
                 rows += 1
-                if unclosed and number in unclosed:
+                if refused and number in refused:
                     rejected += 1
-                    report.add("rejected", number, unclosed[number], cells)
+                    report.add("rejected", number, refused[number], cells)
                     continue
                 m = email_match(raw_email)
                 domain = None

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from nurturedesk.core import leads
 from nurturedesk.core.db import Workspace
-from nurturedesk.core.errors import UserError
+from nurturedesk.core.errors import NotFoundError, UserError
 from nurturedesk.core.importer import (
     _EMAIL_FAST,
     ImportCancelled,
@@ -135,6 +135,35 @@ def test_a_lone_carriage_return_inside_a_quoted_note_is_read_not_a_crash(
     (row,) = report_rows(result.rejected_file)
     assert row["Email"] == "stray@example.com"
     assert "quote in this row is not closed" in row["reason"]
+
+
+@pytest.mark.parametrize("rows_before", [3, 2000])  # in a block read row by row; taken whole
+def test_a_value_with_an_unquoted_comma_is_rejected_not_shifted_into_other_fields(
+    workspace: Workspace, tmp_path: Path, rows_before: int
+) -> None:
+    """"Acme, Inc" unquoted makes five values under four columns: imported, the lead's
+    company would be "Acme", its title "Inc", and "CTO" would be lost without a word.
+    Empty cells after the last column (some tools write them) are no reason to refuse."""
+    before = "".join(f"p{i}@example.com,Ann,Co,Eng\r\n" for i in range(rows_before))
+    path = tmp_path / "list.csv"
+    path.write_text(
+        "Email,First Name,Company,Title\r\n"
+        + before
+        + "shift@example.com,Al,Acme, Inc,CTO\r\n"
+        + "trail@example.com,Cy,Gamma,CFO,,\r\n",
+        encoding="utf-8",
+        newline="",
+    )
+    result = import_file(workspace, path)
+    assert (result.rows, result.imported, result.rejected) == (rows_before + 2, rows_before + 1, 1)
+    (row,) = report_rows(result.rejected_file)
+    assert row["row"] == str(rows_before + 2) and row["Email"] == "shift@example.com"
+    assert "5 values where the header has 4 columns" in row["reason"]
+    assert "comma" in row["reason"]
+    trail = leads.find_lead(workspace, "trail@example.com")
+    assert (trail.company, trail.title) == ("Gamma", "CFO")
+    with pytest.raises(NotFoundError):
+        leads.find_lead(workspace, "shift@example.com")
 
 
 def test_messy_cp1252_semicolons_quoted_newlines_blank_and_bad_emails(
