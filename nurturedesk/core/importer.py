@@ -491,9 +491,7 @@ def _unclosed_quotes(
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
 
 
-def _values_past_the_header(
-    block: list[list[str]], number: int, table: Table
-) -> dict[int, str]:
+def _values_past_the_header(block: list[list[str]], number: int, table: Table) -> dict[int, str]:
     """Rows of the block (numbered from number + 1) with values in cells the header has no
     column for: nearly always a delimiter inside a value that was not quoted ("Acme, Inc"),
     which shifts the rest of the row. Imported, its company would be "Acme" and its title

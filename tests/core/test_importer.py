@@ -141,7 +141,7 @@ def test_a_lone_carriage_return_inside_a_quoted_note_is_read_not_a_crash(
 def test_a_value_with_an_unquoted_comma_is_rejected_not_shifted_into_other_fields(
     workspace: Workspace, tmp_path: Path, rows_before: int
 ) -> None:
-    """"Acme, Inc" unquoted makes five values under four columns: imported, the lead's
+    """A value "Acme, Inc" unquoted makes five values under four columns: imported, the lead's
     company would be "Acme", its title "Inc", and "CTO" would be lost without a word.
     Empty cells after the last column (some tools write them) are no reason to refuse."""
     before = "".join(f"p{i}@example.com,Ann,Co,Eng\r\n" for i in range(rows_before))
