@@ -22,7 +22,7 @@ from nurturedesk.core.events import LeadsChanged
 from nurturedesk.core.leads import delete_leads, move_leads, restore_leads, undo_move
 from nurturedesk.core.models import Lead, Tag, lead_tags
 from nurturedesk.core.timestamps import to_micros
-from nurturedesk.core.validation import clean_text
+from nurturedesk.core.validation import clean_text, tag_names
 
 __all__ = [
     "EnrolmentChange",
@@ -73,9 +73,12 @@ def _stages(session: Session, lead_ids: Sequence[int]) -> tuple[int, ...]:
 
 
 def tag_leads(workspace: Workspace, lead_ids: Sequence[int], tag: str) -> TagChange:
-    name = clean_text(tag, 80)
-    if not name:
+    names = tag_names([tag])
+    if not names:
         raise ValidationError("tag", "A tag needs a name.")
+    if len(names) > 1:
+        raise ValidationError("tag", "One tag at a time: , ; and | separate tags in files.")
+    (name,) = names
     with workspace.session() as session:
         tag_row = session.scalar(select(Tag).where(func.lower(Tag.name) == name.casefold()))
         created = tag_row is None

@@ -72,7 +72,7 @@ from nurturedesk.core.models import (
 )
 from nurturedesk.core.tabular import ADDRESS_SHAPE, Table, open_table
 from nurturedesk.core.timestamps import Timestamp, to_micros
-from nurturedesk.core.validation import clean_text, normalize_email
+from nurturedesk.core.validation import clean_text, normalize_email, tag_names
 
 POLICIES = ("skip", "update", "merge")
 T = TypeVar("T")
@@ -120,7 +120,6 @@ for _field, _names in {
 
 _SPACES = re.compile(r" {2,}")
 _LOCAL_ASCII = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
-_TAG_SPLIT = re.compile(r"[,;|]")
 _FORMULA_GUARD = ("'=", "'+", "'-", "'@")  # what our export puts before a formula-like cell
 
 
@@ -1139,7 +1138,7 @@ class _ImportRun:
         self.tag_ids = {
             name.casefold(): tid for tid, name in conn.execute(select(Tag.id, Tag.name))
         }
-        self.import_tags = {self._tag_id(conn, t) for t in opts.tags if clean_text(t, 80)}
+        self.import_tags = {self._tag_id(conn, t) for t in tag_names(opts.tags)}
         self.source_tag = clean_text(f"imported from {self.table.path.name}", 200)
 
     def _tag_id(self, conn: Connection, name: str) -> int:
@@ -1223,6 +1222,8 @@ class _ImportRun:
             if whole_blocks and not refused and min(map(len, block)) > email_idx:
                 taken = len(block)
                 raws = list(map(str.strip, map(get_email, block)))
+                if "'" in "".join(raws):  # maybe our export's guard before "+x@..."
+                    raws = list(map(_unguarded, raws))
                 writtens = _plain_address_domains(raws)
                 emails: list[str] = []
                 if writtens is not None:
@@ -1282,7 +1283,7 @@ class _ImportRun:
             for cells in block:
                 number += 1
                 n = len(cells)
-                raw_email = cells[email_idx].strip() if email_idx < n else ""
+                raw_email = _unguarded(cells[email_idx].strip()) if email_idx < n else ""
                 if not raw_email:
                     if not any(c.strip() for c in cells):
                         blank += 1
@@ -1348,8 +1349,7 @@ class _ImportRun:
                 if tags_idx is not None and tags_idx < n and cells[tags_idx].strip():
                     tags = import_tags | {
                         self._tag_id(conn, name)
-                        for name in _TAG_SPLIT.split(cells[tags_idx])
-                        if clean_text(name, 80)
+                        for name in tag_names([_unguarded(cells[tags_idx].strip())])
                     }
 
                 lead_id = seen.get(key)

@@ -21,7 +21,7 @@ from nurturedesk.core.db import Workspace
 from nurturedesk.core.errors import DuplicateEmailError, NotFoundError, ValidationError
 from nurturedesk.core.events import LeadsChanged
 from nurturedesk.core.models import Lead, Stage, StageHistory, Tag, lead_tags
-from nurturedesk.core.validation import clean_text, email_key, normalize_email
+from nurturedesk.core.validation import clean_text, email_key, normalize_email, tag_names
 
 _Query = TypeVar("_Query", bound=Select)  # type: ignore[type-arg]
 
@@ -135,12 +135,7 @@ def validate_lead_data(data: LeadData) -> LeadData:
         for k, v in (data.custom_fields or {}).items()
         if clean_text(k, 80)
     }
-    tags: list[str] = []
-    for tag in data.tags:
-        clean = clean_text(tag, 80)
-        if clean and clean.casefold() not in {t.casefold() for t in tags}:
-            tags.append(clean)
-    cleaned["tags"] = tuple(tags)
+    cleaned["tags"] = tuple(tag_names(data.tags))
     if cleaned["timezone"]:
         _check_timezone(cleaned["timezone"])
     return LeadData(**cleaned)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -11,6 +12,9 @@ from nurturedesk.core.errors import ValidationError
 # CR, LF, NUL and the other C0/C1 controls (tab kept as a space): nothing from a lead field
 # may ever end up splitting an email header.
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+# What separates tags in a file's tags column (and in our export's): never part of a name,
+# or an exported lead would come back with its tag cut in two.
+TAG_SEPARATORS = re.compile(r"[,;|]")
 
 
 def clean_text(value: object, max_length: int | None = None) -> str:
@@ -43,3 +47,15 @@ def normalize_email(value: object) -> str:
 def email_key(email: str) -> str:
     """The case-insensitive identity of an address (dedupe, uniqueness, suppression)."""
     return email.strip().lower()
+
+
+def tag_names(values: Iterable[str]) -> list[str]:
+    """The tag names in `values`, each of which may hold several ("vip, fair 2026"):
+    cleaned, without blanks, each name once whatever its letter case, in order."""
+    names: dict[str, str] = {}
+    for value in values:
+        for part in TAG_SEPARATORS.split(value):
+            name = clean_text(part, 80)
+            if name:
+                names.setdefault(name.casefold(), name)
+    return list(names.values())

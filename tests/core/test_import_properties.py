@@ -102,12 +102,14 @@ address = st.one_of(
 def test_the_import_accepts_and_normalises_exactly_what_the_validator_does(
     addresses: list[str],
 ) -> None:
+    from nurturedesk.core.importer import _unguarded
     from nurturedesk.core.validation import email_key, normalize_email
 
     expected: dict[str, str] = {}
     for a in addresses:
         try:
-            email = normalize_email(a)
+            # (less a CSV export's formula guard: "'+x@example.com" is "+x@example.com")
+            email = normalize_email(_unguarded(a.strip()))
         except UserError:
             continue
         expected.setdefault(email_key(email), email)

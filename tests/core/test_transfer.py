@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from nurturedesk.core import leads
+from nurturedesk.core import bulk, leads
 from nurturedesk.core.db import Workspace, open_workspace
+from nurturedesk.core.errors import ValidationError
 from nurturedesk.core.exporter import export_leads
-from nurturedesk.core.importer import import_file
+from nurturedesk.core.importer import ImportOptions, import_file
 from nurturedesk.core.segments import parse_condition, save_segment
 from nurturedesk.core.stages import find_stage
 
@@ -56,6 +57,9 @@ def fill(ws: Workspace) -> None:
     )
     leads.add_lead(ws, leads.LeadData(email="bob@example.org", title="-CTO-", tags=("vip",)))
     leads.add_lead(ws, leads.LeadData(email="plain@example.net"))
+    # What the CSV export guards with a leading quote (=, +, -, @ first) in the columns the
+    # import reads on their own: the address and the tags.
+    leads.add_lead(ws, leads.LeadData(email="+weird@example.com", tags=("=tag", "-t2", "@t3")))
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
@@ -65,11 +69,11 @@ def test_export_then_import_gives_the_same_leads(
     fill(workspace)
     out = tmp_path / f"leads.{fmt}"
     result = export_leads(workspace, out)
-    assert result.leads == 3
+    assert result.leads == 4
     other = open_workspace(tmp_path / "other.sqlite")
     try:
         imported = import_file(other, out)
-        assert (imported.imported, imported.rejected) == (3, 0)
+        assert (imported.imported, imported.rejected) == (4, 0)
         assert lead_set(other) == lead_set(workspace)
     finally:
         other.close()
@@ -109,6 +113,21 @@ def test_export_filters_by_stage_tag_and_segment(workspace: Workspace, tmp_path:
     assert export_leads(workspace, out, stage="Nurturing").leads == 1
     assert export_leads(workspace, out, flt=leads.LeadFilter(tag="vip")).leads == 2
     assert export_leads(workspace, out, segment="vip owned").leads == 1
+
+
+def test_a_tag_name_never_holds_what_separates_tags_in_a_file(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """A tag "fair, 2026" would be exported as it is and come back as two tags: so "," ";"
+    and "|" separate tags wherever tags are given, and one bulk tag is one name."""
+    added = leads.add_lead(workspace, leads.LeadData(email="a@example.com", tags=("fair, 2026",)))
+    assert leads.get_lead(workspace, added.id).tags == ("2026", "fair")
+    path = tmp_path / "list.csv"
+    path.write_text("Email\nb@example.com\n", encoding="utf-8")
+    import_file(workspace, path, ImportOptions(tags=("spring; vip|Fair",)))
+    assert leads.find_lead(workspace, "b@example.com").tags == ("fair", "spring", "vip")
+    with pytest.raises(ValidationError, match="One tag at a time"):
+        bulk.tag_leads(workspace, [added.id], "x,y")
 
 
 def test_a_50_mb_file_imports_completely(workspace: Workspace, tmp_path: Path) -> None:
