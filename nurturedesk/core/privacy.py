@@ -61,6 +61,12 @@ def is_suppressed(workspace: Workspace, email: str) -> bool:
         )
 
 
+def is_forgotten(workspace: Workspace, email: str) -> bool:
+    """Whether this address was forgotten (only its hash is kept, and it stays blocked)."""
+    with workspace.session() as session:
+        return session.get(SuppressedHash, suppression_hash(email_key(email))) is not None
+
+
 def suppressed_keys(session: Session, keys: set[str]) -> set[str]:
     """Which of these email keys belong to forgotten addresses."""
     if not keys or session.scalar(select(SuppressedHash.hash).limit(1)) is None:

@@ -134,3 +134,37 @@ def test_forget_also_erases_rows_keyed_by_the_address(workspace: Workspace) -> N
         assert left == ["Kept@Example.com"]
     finally:
         Base.metadata.remove(table)
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_suppress_remove_says_what_it_did(
+    workspace: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = str(workspace.path)
+    run_cli(capsys, "suppress", "add", "listed@example.com", "-w", ws)
+    code, out, _ = run_cli(capsys, "suppress", "remove", "Listed@example.com", "-w", ws)
+    assert code == 0 and out == "Listed@example.com removed from the suppression list.\n"
+    assert not is_suppressed(workspace, "listed@example.com")
+
+    code, out, err = run_cli(capsys, "suppress", "remove", "listed@example.com", "-w", ws)
+    assert (code, out) == (1, "")
+    assert err == "nurturedesk: listed@example.com is not on the suppression list.\n"
+
+    # A forgotten address is kept only as a hash so that it stays blocked: never let go.
+    leads.add_lead(workspace, leads.LeadData(email="gone@example.com"))
+    forget_lead(workspace, "gone@example.com")
+    code, out, err = run_cli(capsys, "suppress", "remove", "gone@example.com", "-w", ws)
+    assert (code, out) == (1, "")
+    assert err == (
+        "nurturedesk: gone@example.com was forgotten at the person's request; it stays blocked.\n"
+    )
+    # Typed in again by hand, it is back on the plain list: removing that is refused too.
+    leads.add_lead(workspace, leads.LeadData(email="gone@example.com"))
+    code, _, err = run_cli(capsys, "suppress", "remove", "gone@example.com", "-w", ws)
+    assert code == 1 and "it stays blocked" in err
+    assert is_suppressed(workspace, "gone@example.com")
