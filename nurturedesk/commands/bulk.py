@@ -24,7 +24,8 @@ def selected_ids(ctx: Context) -> list[int]:
     if not (a.segment or a.stage or a.tag):
         raise UserError("Choose the leads: --segment NAME, --stage NAME, --tag TAG or --email.")
     flt = lead_service.LeadFilter(
-        tag=a.tag or "", segment=get_segment(ws, a.segment) if a.segment else None
+        tag=lead_service.find_tag(ws, a.tag) if a.tag else "",
+        segment=get_segment(ws, a.segment) if a.segment else None,
     )
     stage_id = find_stage(ws, a.stage).id if a.stage else None
     return [lead.id for lead in lead_service.list_leads(ws, flt, stage_id)]

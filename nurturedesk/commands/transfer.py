@@ -70,6 +70,10 @@ def import_(ctx: Context) -> int:
     )
     for problem in result.problems:
         print(f"  rejected {problem}")
+    more = result.rejected - len(result.problems)  # the result holds the first few only
+    if more > 0:
+        where = f" (see {result.rejected_file})" if result.rejected_file else ""
+        print(f"  ... and {more:,} more{where}")
     if result.rejected_file:
         print(f"Skipped and rejected rows, with the reason: {result.rejected_file}")
     if result.batch_id is not None:

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from nurturedesk.core.clock import utcnow
 from nurturedesk.core.db import Workspace
-from nurturedesk.core.errors import NotFoundError, ValidationError
+from nurturedesk.core.errors import ValidationError, no_such
 from nurturedesk.core.leads import TEXT_FIELDS
 from nurturedesk.core.models import Lead, Segment, Stage, Tag, lead_tags
 from nurturedesk.core.stages import find_stage
@@ -316,7 +316,8 @@ def get_segment(workspace: Workspace, name: str) -> SegmentInfo:
             select(Segment).where(func.lower(Segment.name) == name.strip().casefold())
         )
         if segment is None:
-            raise NotFoundError(f"No segment named {name!r}.")
+            names = session.scalars(select(Segment.name).order_by(func.lower(Segment.name)))
+            raise no_such("segment", name, names)
         return _info(segment)
 
 
