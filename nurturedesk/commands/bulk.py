@@ -74,7 +74,13 @@ def unenrol(ctx: Context) -> int:
 
 def delete(ctx: Context) -> int:
     ids = bulk.delete_leads(ctx.workspace(), selected_ids(ctx))
-    print(f"Deleted {len(ids)} leads (the GUI's undo or a restore brings them back)")
+    # The GUI's undo covers only its own deletions, and no command brings soft-deleted
+    # leads back: say what does, and what else it brings back.
+    print(
+        f"Deleted {len(ids)} leads. There is no undo from the command line: restoring a "
+        "backup taken before (`nurturedesk backups`) brings them back, and the rest of "
+        "the workspace as it was then."
+    )
     return 0
 
 

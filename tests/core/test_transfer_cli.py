@@ -142,3 +142,14 @@ def test_import_says_how_many_rejected_rows_it_did_not_print(
     src.write_text("email\nok2@example.com\nbad\n")
     code, out, _ = run(capsys, "import", str(src), "-w", ws)
     assert "  rejected row 3: " in out and "more (see" not in out
+
+
+def test_bulk_delete_says_how_the_leads_can_really_come_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = str(tmp_path / "w.sqlite")
+    run(capsys, "lead", "add", "--email", "ann@example.com", "--tag", "old", "-w", ws)
+    code, out, _ = run(capsys, "bulk", "delete", "--tag", "old", "-w", ws)
+    assert code == 0 and out.startswith("Deleted 1 leads. There is no undo from the command line")
+    assert "GUI" not in out and "`nurturedesk backups`" in out
+    assert run(capsys, "lead", "list", "-w", ws)[1] == ""
