@@ -1,17 +1,19 @@
 """Command line: the GUI by default, and scriptable subcommands over the same core services.
 
-Exit status: 0 success; 1 a problem the user can fix (one line on stderr); 2 a usage error.
+Exit status: 0 success; 1 a problem the user can fix (one line on stderr); 2 a usage error;
+130 interrupted (Ctrl+C: one line on stderr; the transaction under way is rolled back).
 Each `nurturedesk.commands.*` module registers its subcommands with `register(cli)`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,38 @@ COMMAND_MODULES = [
     "nurturedesk.commands.backups",
     "nurturedesk.commands.sender",
 ]
+
+
+log = logging.getLogger(__name__)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl+C, with what it means for the command under way (the message shown)."""
+
+
+def interrupted(exc: BaseException | None) -> bool:
+    """Ctrl+C, or an error raised while unwinding from it. (SQLAlchemy closes the database
+    connection a KeyboardInterrupt hits, which rolls its transaction back; cleanup that
+    touches the connection afterwards, like the importer putting its page cache back, then
+    fails with "Cannot operate on a closed database", hiding the interrupt.)"""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__context__
+    return False
+
+
+@contextlib.contextmanager
+def on_interrupt(message: str) -> Iterator[None]:
+    """Ctrl+C inside the block ends the command with `message` (exit 130)."""
+    try:
+        yield
+    except BaseException as exc:
+        if not interrupted(exc):
+            raise
+        raise Interrupted(message) from exc
 
 
 class Context:
@@ -155,13 +189,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx = Context(args)
     try:
         return int(handler(ctx) or 0)
-    except UserError as exc:
-        print(f"nurturedesk: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        return 0
+    except BaseException as exc:
+        if interrupted(exc):  # first: an error it caused is not the story
+            log.info("interrupted", exc_info=exc)
+            message = str(exc) if isinstance(exc, Interrupted) else "Interrupted."
+            print(f"nurturedesk: {message}", file=sys.stderr)
+            return 130
+        if isinstance(exc, UserError):
+            print(f"nurturedesk: {exc}", file=sys.stderr)
+            return 1
+        if isinstance(exc, BrokenPipeError):
+            return 0
+        raise
     finally:
         ctx.close()
         logging.shutdown()

@@ -24,7 +24,8 @@ def selected_ids(ctx: Context) -> list[int]:
     if not (a.segment or a.stage or a.tag):
         raise UserError("Choose the leads: --segment NAME, --stage NAME, --tag TAG or --email.")
     flt = lead_service.LeadFilter(
-        tag=a.tag or "", segment=get_segment(ws, a.segment) if a.segment else None
+        tag=lead_service.find_tag(ws, a.tag) if a.tag else "",
+        segment=get_segment(ws, a.segment) if a.segment else None,
     )
     stage_id = find_stage(ws, a.stage).id if a.stage else None
     return [lead.id for lead in lead_service.list_leads(ws, flt, stage_id)]
@@ -73,7 +74,13 @@ def unenrol(ctx: Context) -> int:
 
 def delete(ctx: Context) -> int:
     ids = bulk.delete_leads(ctx.workspace(), selected_ids(ctx))
-    print(f"Deleted {len(ids)} leads (the GUI's undo or a restore brings them back)")
+    # The GUI's undo covers only its own deletions, and no command brings soft-deleted
+    # leads back: say what does, and what else it brings back.
+    print(
+        f"Deleted {len(ids)} leads. There is no undo from the command line: restoring a "
+        "backup taken before (`nurturedesk backups`) brings them back, and the rest of "
+        "the workspace as it was then."
+    )
     return 0
 
 

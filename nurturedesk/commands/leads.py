@@ -45,7 +45,8 @@ def list_(ctx: Context) -> int:
     a = ctx.args
     ws = ctx.workspace()
     stage_id = find_stage(ws, a.stage).id if a.stage else None
-    flt = lead_service.LeadFilter(search=a.search or "", tag=a.tag or "")
+    tag = lead_service.find_tag(ws, a.tag) if a.tag else ""
+    flt = lead_service.LeadFilter(search=a.search or "", tag=tag)
     leads = lead_service.list_leads(ws, flt, stage_id)
     if a.json:
         ctx.print_json([lead_json(lead) for lead in leads])

@@ -65,7 +65,7 @@ def suppress_list(ctx: Context) -> int:
 
 def suppress_remove(ctx: Context) -> int:
     suppression.unsuppress(ctx.workspace(), ctx.args.email)
-    print(f"{ctx.args.email} removed from the suppression list.")
+    print(f"{ctx.args.email.strip()} removed from the suppression list.")
     return 0
 
 

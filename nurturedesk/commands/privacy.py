@@ -25,8 +25,13 @@ def export_data(ctx: Context) -> int:
 def forget(ctx: Context) -> int:
     result = privacy.forget_lead(ctx.workspace(), ctx.args.email)
     rows = sum(n for t, n in result.rows_by_table.items() if t != "leads")
+    if result.leads:
+        erased = f"{result.leads} lead(s) and {rows} related rows erased"
+    else:  # e.g. an address only on the suppression list
+        tables = ", ".join(sorted(t for t in result.rows_by_table if t != "leads"))
+        erased = f"no lead had this address; {rows} row(s) holding it erased ({tables})"
     print(
-        f"Forgot {ctx.args.email.strip()}: {result.leads} lead(s) and {rows} related rows erased; "
+        f"Forgot {ctx.args.email.strip()}: {erased}; "
         "only a hash remains, so the address is never imported or mailed again."
     )
     return 0

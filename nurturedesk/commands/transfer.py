@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nurturedesk.cli import on_interrupt
 from nurturedesk.core import exporter, importer
 from nurturedesk.core.errors import UserError
 from nurturedesk.core.leads import LeadFilter
@@ -49,9 +50,15 @@ def import_(ctx: Context) -> int:
             flush=True,
         )
 
-    result = importer.import_file(ws, a.file, options, progress=progress if show_progress else None)
-    if show_progress:
-        print(file=sys.stderr)
+    try:
+        # The import is one transaction: Ctrl+C rolls all of it back.
+        with on_interrupt("Import cancelled; nothing was imported."):
+            result = importer.import_file(
+                ws, a.file, options, progress=progress if show_progress else None
+            )
+    finally:
+        if show_progress:
+            print(file=sys.stderr)  # end the progress line
     if a.json:
         ctx.print_json(result.as_json())
         return 0
@@ -63,6 +70,10 @@ def import_(ctx: Context) -> int:
     )
     for problem in result.problems:
         print(f"  rejected {problem}")
+    more = result.rejected - len(result.problems)  # the result holds the first few only
+    if more > 0:
+        where = f" (see {result.rejected_file})" if result.rejected_file else ""
+        print(f"  ... and {more:,} more{where}")
     if result.rejected_file:
         print(f"Skipped and rejected rows, with the reason: {result.rejected_file}")
     if result.batch_id is not None:

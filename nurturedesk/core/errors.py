@@ -7,6 +7,8 @@ crash handler.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class UserError(Exception):
     """A problem the user can fix; `str()` is the message to show."""
@@ -29,6 +31,14 @@ class DuplicateEmailError(ValidationError):
 
 class NotFoundError(UserError):
     pass
+
+
+def no_such(kind: str, name: str, existing: Iterable[str]) -> NotFoundError:
+    """The error for a name that matches nothing, listing the names there are, e.g.
+    "No stage named 'Nowhere'. Stages: New, Won." (a typo would otherwise match no lead)."""
+    names = ", ".join(existing)
+    there = f"{kind.capitalize()}s: {names}." if names else f"There are no {kind}s yet."
+    return NotFoundError(f"No {kind} named {name.strip()!r}. {there}")
 
 
 class WorkspaceError(UserError):

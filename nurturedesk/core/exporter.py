@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, select
 
 from nurturedesk.core.db import Workspace
 from nurturedesk.core.errors import UserError
-from nurturedesk.core.leads import TEXT_FIELDS, LeadFilter, _filtered
+from nurturedesk.core.leads import TEXT_FIELDS, LeadFilter, _filtered, find_tag
 from nurturedesk.core.models import Lead, Stage, Tag, lead_tags
 from nurturedesk.core.segments import segment_clause
 from nurturedesk.core.stages import find_stage
@@ -57,6 +57,8 @@ def _rows(
         conditions.append(Lead.stage_id == find_stage(workspace, stage).id)
     if segment:
         conditions.append(segment_clause(workspace, segment))
+    if flt is not None and flt.tag:
+        find_tag(workspace, flt.tag)  # an unknown tag is a typo, as an unknown stage is
     columns = [getattr(Lead, name) for name in ("id", "email", *TEXT_FIELDS)]
     query = _filtered(
         select(*columns, Lead.custom_fields, Lead.score, Lead.created_at, Stage.name.label("stage"))

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
 from nurturedesk.core.db import Workspace
-from nurturedesk.core.errors import DuplicateEmailError, NotFoundError, ValidationError
+from nurturedesk.core.errors import DuplicateEmailError, NotFoundError, ValidationError, no_such
 from nurturedesk.core.events import LeadsChanged
 from nurturedesk.core.models import Lead, Stage, StageHistory, Tag, lead_tags
 from nurturedesk.core.validation import clean_text, email_key, normalize_email, tag_names
@@ -668,6 +668,15 @@ def distinct_values(workspace: Workspace, column: str) -> list[str]:
 def all_tags(workspace: Workspace) -> list[str]:
     with workspace.session() as session:
         return list(session.scalars(select(Tag.name).order_by(func.lower(Tag.name))))
+
+
+def find_tag(workspace: Workspace, name: str) -> str:
+    """A tag by name, case-insensitively, for filters: the error lists the tags there are."""
+    tags = all_tags(workspace)
+    for tag in tags:
+        if tag.casefold() == name.strip().casefold():
+            return tag
+    raise no_such("tag", name, tags)
 
 
 def with_changes(data: LeadData, **changes: Any) -> LeadData:

@@ -5,7 +5,8 @@ tags, and whatever later capabilities add: interactions, emails sent, enrolments
 exported and erased with the lead, so a new table is covered without touching this file.
 
 Rows that hold the address itself in a column named email_key, email or to_address (a
-plain-text suppression list, an outbox row no longer linked to its lead) are erased too.
+plain-text suppression list, an outbox row no longer linked to its lead) are exported and
+erased too, even when no lead with the address is left.
 
 Forgetting keeps exactly one thing: the sha256 of the email key in `suppressed_hashes`,
 so a later import of the same address is skipped and the nurture engine can ask
@@ -24,7 +25,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, delete, func, select, text
+from sqlalchemy import ColumnElement, Table, delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from nurturedesk.core.db import Workspace
@@ -59,6 +60,12 @@ def is_suppressed(workspace: Workspace, email: str) -> bool:
             session.get(SuppressedHash, digest) is not None
             or session.get(Suppression, email_key(email)) is not None
         )
+
+
+def is_forgotten(workspace: Workspace, email: str) -> bool:
+    """Whether this address was forgotten (only its hash is kept, and it stays blocked)."""
+    with workspace.session() as session:
+        return session.get(SuppressedHash, suppression_hash(email_key(email))) is not None
 
 
 def suppressed_keys(session: Session, keys: set[str]) -> set[str]:
@@ -116,26 +123,25 @@ def suppress_address(workspace: Workspace, email: str, reason: str = "suppressed
     return digest
 
 
-def _lead_tables() -> list[Table]:
-    """Tables (other than leads) with a lead_id column, dependents first."""
-    return [
-        t for t in reversed(Base.metadata.sorted_tables) if t.name != "leads" and "lead_id" in t.c
-    ]
-
-
 # Columns that hold a person's address in tables keyed otherwise (a plain-text suppression
-# list, an outbox row detached from its lead, ...): rows matching the address are erased too.
+# list, an outbox row detached from its lead, ...): rows matching the address are theirs too.
 ADDRESS_COLUMNS = ("email_key", "email", "to_address")
 
 
-def _address_columns() -> list[tuple[Table, str]]:
-    return [
-        (t, name)
-        for t in reversed(Base.metadata.sorted_tables)
-        if t.name != "leads"
-        for name in ADDRESS_COLUMNS
-        if name in t.c
-    ]
+def _rows_about(ids: list[int], key: str) -> list[tuple[Table, ColumnElement[bool]]]:
+    """Each table (other than leads, dependents first) with rows about the person, and the
+    condition picking those rows: their lead ids, or their address. The export shows
+    exactly what forget erases."""
+    found = []
+    for table in reversed(Base.metadata.sorted_tables):
+        if table.name == "leads":
+            continue
+        about = [func.lower(table.c[name]) == key for name in ADDRESS_COLUMNS if name in table.c]
+        if ids and "lead_id" in table.c:
+            about.append(table.c.lead_id.in_(ids))
+        if about:
+            found.append((table, or_(*about)))
+    return found
 
 
 def _lead_ids(session: Session, email: str) -> list[int]:
@@ -151,12 +157,21 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _not_found(session: Session, email: str) -> NotFoundError:
+    """Nothing about this address is held; say whether it was forgotten earlier."""
+    message = f"No lead with email {email.strip()!r}"
+    if session.get(SuppressedHash, suppression_hash(email_key(email))) is not None:
+        message += "; it was forgotten earlier and only its hash is kept"
+    return NotFoundError(message + ".")
+
+
 def export_personal_data(workspace: Workspace, email: str) -> dict[str, Any]:
-    """Everything stored about the person with this address, as JSON-ready data."""
+    """Everything stored about the person with this address, as JSON-ready data: their
+    leads, and every row about them, whether kept under their lead or their address (an
+    address on the suppression list with no lead left is still data held about them)."""
+    key = email_key(email)
     with workspace.session() as session:
         ids = _lead_ids(session, email)
-        if not ids:
-            raise NotFoundError(f"No lead with email {email.strip()!r}.")
         stages = {sid: name for sid, name in session.execute(select(Stage.id, Stage.name))}
         leads = []
         for lead in session.scalars(select(Lead).where(Lead.id.in_(ids)).order_by(Lead.id)):
@@ -175,15 +190,17 @@ def export_personal_data(workspace: Workspace, email: str) -> dict[str, Any]:
             )
             leads.append(record)
         related: dict[str, list[dict[str, Any]]] = {}
-        for table in _lead_tables():
-            if table.name == "lead_tags":
+        for table, about in _rows_about(ids, key):
+            if table.name == "lead_tags":  # in each lead's "tags"
                 continue
             rows = session.execute(
-                select(table).where(table.c.lead_id.in_(ids)).order_by(*table.primary_key.columns)
+                select(table).where(about).order_by(*table.primary_key.columns)
             ).mappings()
             found = [{k: _plain(v) for k, v in row.items()} for row in rows]
             if found:
                 related[table.name] = found
+        if not leads and not related:
+            raise _not_found(session, email)
     return {
         "exported_at": workspace.clock.now().isoformat(),
         "email": email.strip(),
@@ -203,7 +220,9 @@ def write_personal_data(workspace: Workspace, email: str, path: str | Path) -> P
 
 
 def forget_lead(workspace: Workspace, email: str) -> ForgetResult:
-    """Erase every lead with this address and all rows about them; keep only the hash."""
+    """Erase every lead with this address and all rows about them; keep only the hash.
+    An address with no lead but rows of its own (say, on the suppression list) is forgotten
+    the same way: its rows go, the hash keeps it unmailable."""
     key = email_key(email)
     digest = suppression_hash(key)
     counts: dict[str, int] = {}
@@ -211,19 +230,15 @@ def forget_lead(workspace: Workspace, email: str) -> ForgetResult:
         # Overwrite erased content on disk instead of leaving it in free pages.
         session.execute(text("PRAGMA secure_delete = ON"))
         ids = _lead_ids(session, email)
-        if not ids:
-            raise NotFoundError(f"No lead with email {email.strip()!r}.")
         stage_ids = tuple(session.scalars(select(Lead.stage_id).where(Lead.id.in_(ids)).distinct()))
         for hook in FORGET_HOOKS:
             hook(session, ids, key)
-        for table in _lead_tables():
-            result = session.execute(delete(table).where(table.c.lead_id.in_(ids)))
+        for table, about in _rows_about(ids, key):
+            result = session.execute(delete(table).where(about))
             if result.rowcount:  # type: ignore[attr-defined]
                 counts[table.name] = int(result.rowcount)  # type: ignore[attr-defined]
-        for table, column in _address_columns():
-            result = session.execute(delete(table).where(func.lower(table.c[column]) == key))
-            if result.rowcount:  # type: ignore[attr-defined]
-                counts[table.name] = counts.get(table.name, 0) + int(result.rowcount)  # type: ignore[attr-defined]
+        if not ids and not counts:
+            raise _not_found(session, email)  # (rolls back what the hooks did)
         session.execute(delete(Lead).where(Lead.id.in_(ids)))
         counts["leads"] = len(ids)
         if session.get(SuppressedHash, digest) is None:
@@ -241,5 +256,6 @@ def forget_lead(workspace: Workspace, email: str) -> ForgetResult:
         time.sleep(0.05 * (attempt + 1))
     else:
         log.info("forget: the WAL is still in use by a reader; it is emptied at a later checkpoint")
-    workspace.events.publish(LeadsChanged(tuple(ids), stage_ids, "forgotten"))
+    if ids:  # (an event without ids means "any lead may have changed")
+        workspace.events.publish(LeadsChanged(tuple(ids), stage_ids, "forgotten"))
     return ForgetResult(digest, len(ids), counts)

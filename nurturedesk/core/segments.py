@@ -23,14 +23,18 @@ from sqlalchemy.exc import IntegrityError
 
 from nurturedesk.core.clock import utcnow
 from nurturedesk.core.db import Workspace
-from nurturedesk.core.errors import NotFoundError, ValidationError
+from nurturedesk.core.errors import ValidationError, no_such
 from nurturedesk.core.leads import TEXT_FIELDS
 from nurturedesk.core.models import Lead, Segment, Stage, Tag, lead_tags
+from nurturedesk.core.stages import find_stage
 from nurturedesk.core.validation import clean_text
 
 TEXT_OPS = ("=", "!=", "~", "!~", "^")  # is, is not, contains, does not contain, starts with
 NUMBER_OPS = ("=", "!=", ">", ">=", "<", "<=")
 DATE_OPS = ("<", ">", "within")  # before, after, within the last N days
+# `within N` days: a hundred years is more than any lead's history, and stays far from
+# the dates Python and SQLite can hold (a bigger N used to end in an OverflowError).
+MAX_DAYS = 36_500
 _CONDITION = re.compile(
     r'^\s*(custom\."[^"]+"|[A-Za-z_][\w.:-]*)\s*(>=|<=|!=|!~|=|~|\^|>|<|within)\s*(.*?)\s*$'
 )
@@ -89,6 +93,10 @@ def parse_condition(text: str) -> Condition:
 
 def check_condition(c: Condition) -> None:
     field, op = c.field, c.op
+    if not c.value.strip():  # "tag = " would save silently and match nobody
+        raise ValidationError(
+            "conditions", f"Give a value to compare {field!r} with, e.g. '{field} {op} ...'."
+        )
     if field.startswith("custom."):
         name = field[len("custom.") :]
         if not name or '"' in name:
@@ -136,14 +144,33 @@ def _number(value: str) -> float:
 
 def _date_bound(op: str, value: str, now: datetime) -> datetime:
     if op == "within":
-        days = _number(value.removesuffix("days").removesuffix("d").strip())
-        return now - timedelta(days=days)
+        return now - timedelta(days=_days(value))
     try:
         return datetime.fromisoformat(value)
     except ValueError as exc:
         raise ValidationError(
             "conditions", f"{value!r} is not a date (write it as 2026-03-01)."
         ) from exc
+
+
+def _days(value: str) -> int:
+    """N of `within N` (also "N d", "N days"): a whole number of days from 0 to MAX_DAYS."""
+    text = value.removesuffix("days").removesuffix("d").strip()
+    if not text.isdecimal() or int(text) > MAX_DAYS:
+        raise ValidationError(
+            "conditions",
+            f"Write the days as a whole number from 0 to {MAX_DAYS}, not {value.strip()!r}.",
+        )
+    return int(text)
+
+
+def check_names(workspace: Workspace, conditions: list[Condition]) -> None:
+    """Conditions that name a stage must name one that exists: a typo would otherwise be
+    saved and match nobody. (Tags are not checked: a segment may wait for a tag an import
+    brings later.) The error lists the stages there are."""
+    for c in conditions:
+        if c.field == "stage":
+            find_stage(workspace, c.value)
 
 
 def _text_condition(column: Any, op: str, value: str) -> ColumnElement[bool]:
@@ -257,6 +284,7 @@ def save_segment(
     if not clean:
         raise ValidationError("name", "A segment needs a name.")
     rules = _rules(match, conditions)
+    check_names(workspace, conditions)
     now = workspace.clock.now()
     with workspace.session() as session:
         segment = session.scalar(
@@ -288,7 +316,8 @@ def get_segment(workspace: Workspace, name: str) -> SegmentInfo:
             select(Segment).where(func.lower(Segment.name) == name.strip().casefold())
         )
         if segment is None:
-            raise NotFoundError(f"No segment named {name!r}.")
+            names = session.scalars(select(Segment.name).order_by(func.lower(Segment.name)))
+            raise no_such("segment", name, names)
         return _info(segment)
 
 
@@ -324,7 +353,9 @@ def segment_lead_ids(workspace: Workspace, name: str) -> list[int]:
 
 
 def lead_ids_for(workspace: Workspace, info: SegmentInfo) -> list[int]:
-    """The live leads matching rules not saved yet (the segment editor's live count)."""
+    """The live leads matching rules not saved yet (the segment editor's live count, which
+    so refuses what `save_segment` would)."""
+    check_names(workspace, list(info.conditions))
     clause = info_clause(info, workspace.clock.now())
     with workspace.session() as session:
         return list(

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from nurturedesk.core.db import Workspace
-from nurturedesk.core.errors import NotFoundError, UserError, ValidationError
+from nurturedesk.core.errors import NotFoundError, UserError, ValidationError, no_such
 from nurturedesk.core.events import LeadsChanged, StagesChanged
 from nurturedesk.core.models import Lead, Stage, StageHistory, StageKind
 from nurturedesk.core.validation import clean_text
@@ -71,8 +71,7 @@ def find_stage(workspace: Workspace, name: str) -> StageInfo:
     for stage in stages:
         if stage.name.casefold() == wanted:
             return stage
-    names = ", ".join(s.name for s in stages)
-    raise NotFoundError(f"No stage named {name!r}. Stages: {names}.")
+    raise no_such("stage", name, (s.name for s in stages))
 
 
 def _checked_name(session: Session, name: str, exclude_id: int | None = None) -> str:

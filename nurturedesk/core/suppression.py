@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nurturedesk.core.db import Workspace
+from nurturedesk.core.errors import NotFoundError, UserError
 from nurturedesk.core.models import Suppression
 from nurturedesk.core.validation import clean_text, email_key
 
@@ -42,10 +43,18 @@ def suppress(workspace: Workspace, email: str, reason: str, detail: str = "") ->
 
 
 def unsuppress(workspace: Workspace, email: str) -> None:
+    """Allow mail to an address again. A forgotten address is refused: forgetting keeps its
+    hash precisely so that the person is never mailed again (see core/privacy.py)."""
+    from nurturedesk.core.privacy import is_forgotten  # privacy builds on this module
+
+    address = email.strip()
+    if is_forgotten(workspace, address):
+        raise UserError(f"{address} was forgotten at the person's request; it stays blocked.")
     with workspace.session() as session:
-        row = session.get(Suppression, email_key(email))
-        if row is not None:
-            session.delete(row)
+        row = session.get(Suppression, email_key(address))
+        if row is None:
+            raise NotFoundError(f"{address} is not on the suppression list.")
+        session.delete(row)
 
 
 def is_suppressed(workspace: Workspace, email: str) -> bool:

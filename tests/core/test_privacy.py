@@ -134,3 +134,75 @@ def test_forget_also_erases_rows_keyed_by_the_address(workspace: Workspace) -> N
         assert left == ["Kept@Example.com"]
     finally:
         Base.metadata.remove(table)
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_an_address_only_on_the_suppression_list_can_be_exported_and_forgotten(
+    workspace: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = str(workspace.path)
+    run_cli(capsys, "suppress", "add", "Only@Sup.com", "--note", "asked by phone", "-w", ws)
+
+    # What is held about the person (a GDPR access request): the suppression entry.
+    code, out, _ = run_cli(capsys, "lead", "export-data", "only@sup.com", "-w", ws)
+    data = json.loads(out)
+    assert code == 0 and data["leads"] == []
+    assert [(r["email_key"], r["detail"]) for r in data["related"]["suppressions"]] == [
+        ("only@sup.com", "asked by phone")
+    ]
+
+    code, out, _ = run_cli(capsys, "lead", "forget", "only@sup.com", "-w", ws)
+    assert code == 0
+    assert "no lead had this address; 1 row(s) holding it erased (suppressions)" in out
+    with workspace.engine.connect() as conn:
+        dump = "\n".join(conn.connection.driver_connection.iterdump())  # type: ignore[union-attr]
+    assert "only@sup.com" not in dump.lower() and "asked by phone" not in dump
+    for suffix in ("", "-wal"):
+        file = Path(f"{ws}{suffix}")
+        if file.exists():
+            assert b"only@sup.com" not in file.read_bytes().lower(), suffix
+    assert hashlib.sha256(b"only@sup.com").hexdigest() in dump
+    assert is_suppressed(workspace, "only@sup.com")  # erased, and still never mailed
+    path = tmp_path / "again.csv"
+    path.write_text("Email\nonly@sup.com\n")
+    assert import_file(workspace, path).skipped == 1
+
+    code, _, err = run_cli(capsys, "lead", "forget", "only@sup.com", "-w", ws)
+    assert code == 1 and "it was forgotten earlier and only its hash is kept" in err
+    code, _, err = run_cli(capsys, "lead", "export-data", "only@sup.com", "-w", ws)
+    assert code == 1 and "it was forgotten earlier" in err
+    code, _, err = run_cli(capsys, "lead", "forget", "nowhere@sup.com", "-w", ws)
+    assert (code, err) == (1, "nurturedesk: No lead with email 'nowhere@sup.com'.\n")
+
+
+def test_suppress_remove_says_what_it_did(
+    workspace: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = str(workspace.path)
+    run_cli(capsys, "suppress", "add", "listed@example.com", "-w", ws)
+    code, out, _ = run_cli(capsys, "suppress", "remove", "Listed@example.com", "-w", ws)
+    assert code == 0 and out == "Listed@example.com removed from the suppression list.\n"
+    assert not is_suppressed(workspace, "listed@example.com")
+
+    code, out, err = run_cli(capsys, "suppress", "remove", "listed@example.com", "-w", ws)
+    assert (code, out) == (1, "")
+    assert err == "nurturedesk: listed@example.com is not on the suppression list.\n"
+
+    # A forgotten address is kept only as a hash so that it stays blocked: never let go.
+    leads.add_lead(workspace, leads.LeadData(email="gone@example.com"))
+    forget_lead(workspace, "gone@example.com")
+    code, out, err = run_cli(capsys, "suppress", "remove", "gone@example.com", "-w", ws)
+    assert (code, out) == (1, "")
+    assert err == (
+        "nurturedesk: gone@example.com was forgotten at the person's request; it stays blocked.\n"
+    )
+    # Typed in again by hand, it is back on the plain list: removing that is refused too.
+    leads.add_lead(workspace, leads.LeadData(email="gone@example.com"))
+    code, _, err = run_cli(capsys, "suppress", "remove", "gone@example.com", "-w", ws)
+    assert code == 1 and "it stays blocked" in err
+    assert is_suppressed(workspace, "gone@example.com")

@@ -9,8 +9,11 @@ from nurturedesk.core.clock import FakeClock
 from nurturedesk.core.db import Workspace
 from nurturedesk.core.errors import NotFoundError, ValidationError
 from nurturedesk.core.segments import (
+    Condition,
+    SegmentInfo,
     count_segment,
     delete_segment,
+    lead_ids_for,
     list_segments,
     parse_condition,
     register_condition,
@@ -169,3 +172,37 @@ def test_segments_over_grade_and_last_interaction(workspace: Workspace, clock: F
     ]:
         save_segment(workspace, "probe", [parse_condition(text)])
         assert segment_lead_ids(workspace, "probe") == expected, text
+
+
+def test_segment_definitions_that_could_never_work_are_refused_with_one_line(
+    workspace: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nurturedesk.cli import main
+
+    add(workspace, "ann@acme.com", tags=("webinar",))
+    ws = str(workspace.path)
+    for condition, message in [
+        ("created within 3000000", "whole number from 0 to 36500"),
+        ("last_interaction within 99999999999999", "whole number from 0 to 36500"),
+        ("created within -5", "whole number from 0 to 36500"),
+        ("stage_entered within 2.5", "whole number from 0 to 36500"),
+        ("stage = Nowhere", "No stage named 'Nowhere'. Stages: New, Qualifying"),
+        ("stage != Nowhere", "No stage named 'Nowhere'"),
+        ("tag = ", "Give a value to compare 'tag' with"),
+        ("company ~ ", "Give a value to compare 'company' with"),
+    ]:
+        code = main(["segment", "save", "X", condition, "-w", ws])
+        out, err = capsys.readouterr()
+        assert code == 1 and out == "", condition
+        assert err.count("\n") == 1 and message in err, (condition, err)
+    assert list_segments(workspace) == []  # nothing was saved
+
+    # The limits themselves, and the spellings of days, still work.
+    for condition in ("created within 36500", "created within 0", "created within 7 days"):
+        assert main(["segment", "save", "X", condition, "-w", ws]) == 0, condition
+    assert "(1 leads now)" in capsys.readouterr().out
+    # The GUI's editor counts through lead_ids_for before saving: the same refusal.
+    unsaved = SegmentInfo(0, "", "all", (parse_condition("stage = nurturing"),))
+    assert lead_ids_for(workspace, unsaved) == []
+    with pytest.raises(NotFoundError, match="Stages: New"):
+        lead_ids_for(workspace, SegmentInfo(0, "", "all", (Condition("stage", "=", "Nowhere"),)))

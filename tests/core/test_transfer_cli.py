@@ -97,3 +97,59 @@ def test_bad_input_gets_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFix
     with pytest.raises(SystemExit) as exc:
         main(["import", str(src), "--on-duplicate", "replace", "-w", ws])
     assert exc.value.code == 2
+
+
+def test_unknown_tag_or_segment_is_an_error_naming_the_existing_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = str(tmp_path / "w.sqlite")
+    run(capsys, "lead", "add", "--email", "ann@example.com", "--tag", "Webinar", "-w", ws)
+    out_file = str(tmp_path / "out.csv")
+    code, out, err = run(capsys, "export", out_file, "--segment", "nosuch", "-w", ws)
+    assert (code, out) == (1, "")
+    assert err == "nurturedesk: No segment named 'nosuch'. There are no segments yet.\n"
+    run(capsys, "segment", "save", "Hot", "score >= 50", "-w", ws)
+    for argv, message in [
+        (("export", out_file, "--tag", "nosuch"), "No tag named 'nosuch'. Tags: Webinar.\n"),
+        (
+            ("export", out_file, "--segment", "nosuch"),
+            "No segment named 'nosuch'. Segments: Hot.\n",
+        ),
+        (("export", out_file, "--stage", "nosuch"), "No stage named 'nosuch'. Stages: New, "),
+        (("lead", "list", "--tag", "nosuch"), "No tag named 'nosuch'. Tags: Webinar.\n"),
+        (("bulk", "tag", "x", "--tag", "nosuch"), "No tag named 'nosuch'. Tags: Webinar.\n"),
+    ]:
+        code, out, err = run(capsys, *argv, "-w", ws)
+        assert (code, out) == (1, ""), argv
+        assert err.startswith("nurturedesk: " + message), (argv, err)
+    assert not Path(out_file).exists()
+    code, out, _ = run(capsys, "export", out_file, "--tag", "webinar", "-w", ws)
+    assert code == 0 and "Exported 1 leads" in out
+
+
+def test_import_says_how_many_rejected_rows_it_did_not_print(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = str(tmp_path / "w.sqlite")
+    src = tmp_path / "list.csv"
+    src.write_text("email\nok@example.com\n" + "".join(f"bad{i}\n" for i in range(5)))
+    report = tmp_path / "report.csv"
+    code, out, _ = run(capsys, "import", str(src), "--report", str(report), "-w", ws)
+    assert code == 0
+    lines = out.splitlines()
+    assert sum(line.startswith("  rejected row ") for line in lines) == 3
+    assert f"  ... and 2 more (see {report})" in lines
+    src.write_text("email\nok2@example.com\nbad\n")
+    code, out, _ = run(capsys, "import", str(src), "-w", ws)
+    assert "  rejected row 3: " in out and "more (see" not in out
+
+
+def test_bulk_delete_says_how_the_leads_can_really_come_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = str(tmp_path / "w.sqlite")
+    run(capsys, "lead", "add", "--email", "ann@example.com", "--tag", "old", "-w", ws)
+    code, out, _ = run(capsys, "bulk", "delete", "--tag", "old", "-w", ws)
+    assert code == 0 and out.startswith("Deleted 1 leads. There is no undo from the command line")
+    assert "GUI" not in out and "`nurturedesk backups`" in out
+    assert run(capsys, "lead", "list", "-w", ws)[1] == ""
