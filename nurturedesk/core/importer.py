@@ -954,7 +954,10 @@ def _import_cache(conn: Connection) -> Iterator[None]:
     try:
         yield
     finally:
-        raw.execute(f"PRAGMA cache_size={int(before)}")
+        # (SQLAlchemy closes a connection that Ctrl+C hit in a statement: nothing to put
+        # back then, and an error here would hide the interrupt)
+        with contextlib.suppress(sqlite3.ProgrammingError):
+            raw.execute(f"PRAGMA cache_size={int(before)}")
 
 
 def _report_path(source: Path, options: ImportOptions, now: datetime) -> Path:
