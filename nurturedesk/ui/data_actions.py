@@ -46,7 +46,7 @@ class DataActions:
         self.export_action = w._action(
             "&Export Leads…", self.export, "Ctrl+Shift+E", "Export the leads the board shows"
         )
-        self.undo_import_action = w._action("Undo an Import…", self.undo_an_import)
+        self.undo_import_action = w._action("&Undo an Import…", self.undo_an_import)
         for action in (self.import_action, self.export_action, self.undo_import_action):
             file_menu.insertAction(w.quit_action, action)
         file_menu.insertSeparator(w.quit_action)
@@ -56,7 +56,7 @@ class DataActions:
         self.tag_action = w._action("&Tag Selected…", self.tag_selected, "Ctrl+T")
         self.untag_action = w._action("Remove Ta&g…", self.untag_selected)
         self.owner_action = w._action("Assign &Owner…", self.assign_owner)
-        self.enrol_action = w._action("E&nrol in Sequence…", self.enrol_selected)
+        self.enrol_action = w._action("En&rol in Sequence…", self.enrol_selected)
         self.unenrol_action = w._action("Unenrol from Se&quence…", self.unenrol_selected)
         for action in (
             self.tag_action,
@@ -67,7 +67,7 @@ class DataActions:
         ):
             lead.addAction(action)
         lead.addSeparator()
-        self.export_data_action = w._action("Export Personal &Data…", self.export_personal_data)
+        self.export_data_action = w._action("Export Personal Dat&a…", self.export_personal_data)
         self.forget_action = w._action("&Forget Lead…", self.forget_lead)
         lead.addAction(self.export_data_action)
         lead.addAction(self.forget_action)

@@ -212,14 +212,14 @@ class MainWindow(QMainWindow):
         lead.addAction(self.edit_lead_action)
         lead.addSeparator()
         self.next_stage_action = self._action(
-            "Move to &Next Stage", lambda: self.shift_selection(1), ["Alt+Right", "Ctrl+]"]
+            "Move to Ne&xt Stage", lambda: self.shift_selection(1), ["Alt+Right", "Ctrl+]"]
         )
         self.prev_stage_action = self._action(
             "Move to &Previous Stage", lambda: self.shift_selection(-1), ["Alt+Left", "Ctrl+["]
         )
         lead.addAction(self.next_stage_action)
         lead.addAction(self.prev_stage_action)
-        self.move_to_menu = lead.addMenu("Move &To")
+        self.move_to_menu = lead.addMenu("&Move To")
         self.move_to_menu.aboutToShow.connect(self._fill_move_to_menu)
         lead.addSeparator()
         self.delete_action = self._action(
@@ -229,8 +229,8 @@ class MainWindow(QMainWindow):
         self.lead_menu = lead
 
         board = menus.addMenu("&Board")
-        board.addAction(self._action("Manage &Stages…", self.manage_stages))
-        board.addAction(self._action("Mark Cards &Stale After…", self.set_stale_days))
+        board.addAction(self._action("Manage S&tages…", self.manage_stages))
+        board.addAction(self._action("Mark Cards Stale &After…", self.set_stale_days))
         board.addAction(self._action("&Refresh", self.refresh, QKeySequence.StandardKey.Refresh))
         self.board_menu = board
 

@@ -1,19 +1,18 @@
-"""Hooks the nurture screens into the main window: a Nurture menu, "Enrol in Sequence…" in
-the Lead menu, and the sending status in the status bar. `install_nurture_ui(window)` is the
-only line the main window needs."""
+"""Hooks the nurture screens into the main window: a Nurture menu and the sending status in
+the status bar. `install_nurture_ui(window)` is the only line the main window needs.
+(Enrolling the selected cards is the Lead menu's undoable "Enrol in Sequence…", in
+data_actions.py.)"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QInputDialog, QLabel, QMenu
+from PySide6.QtWidgets import QLabel, QMenu
 
 from nurturedesk.core.dispatch import SendingStatus, ensure_recovered, send_due, sending_status
-from nurturedesk.core.errors import UserError
 from nurturedesk.core.events import SettingsChanged
 from nurturedesk.core.outbox import OutboxChanged
-from nurturedesk.core.sequences import enroll, list_sequences
 from nurturedesk.ui.worker import Background
 
 if TYPE_CHECKING:
@@ -65,16 +64,13 @@ class NurtureUi:
             ("&Templates…", self.open_templates),
             ("&Newsletters…", self.open_newsletters),
             ("&Content Library…", self.open_assets),
-            ("Sending &Settings…", self.open_settings),
+            ("Sending Settin&gs…", self.open_settings),
         ):
             menu.addAction(text).triggered.connect(lambda _c=False, s=slot: s())
         menu.addSeparator()
-        self.send_now_action = menu.addAction("Send Due Mail &Now")
+        self.send_now_action = menu.addAction("Send Due &Mail Now")
         self.send_now_action.triggered.connect(lambda _c=False: self.send_now())
         self.menu = menu
-        lead_menu = window.menu("lead")
-        self.enrol_action = lead_menu.addAction("Enrol in &Sequence…")
-        self.enrol_action.triggered.connect(lambda _c=False: self.enrol_selected())
         self.status = SendingStatusLabel(window)
         window.statusBar().addPermanentWidget(self.status)
         if recovered or (self.status.status and self.status.status.uncertain):
@@ -140,33 +136,6 @@ class NurtureUi:
             self.window.show_error(str(exc))
 
         self.worker.run(lambda: send_due(self.window.workspace, kind="gui"), done, failed)
-
-    def enrol_selected(self) -> None:
-        ids = self.window.board.selected_lead_ids()
-        if not ids:
-            self.window.statusBar().showMessage("Select the cards to enrol first.", 5000)
-            return
-        seqs = list_sequences(self.window.workspace)
-        if not seqs:
-            self.window.show_error("There is no sequence yet: add one in Nurture > Sequences.")
-            return
-        name, ok = QInputDialog.getItem(
-            self.window,
-            "Enrol in sequence",
-            f"Enrol {len(ids)} lead(s) in:",
-            [s.name for s in seqs],
-            0,
-            False,
-        )
-        if not ok:
-            return
-        seq = next(s for s in seqs if s.name == name)
-        try:
-            added = enroll(self.window.workspace, ids, seq.id)
-        except UserError as exc:
-            self.window.show_error(str(exc))
-            return
-        self.window.statusBar().showMessage(f"Enrolled {added} lead(s) in {seq.name}.", 5000)
 
 
 def install_nurture_ui(window: MainWindow) -> NurtureUi:

@@ -51,7 +51,7 @@ class ScoringUi:
         self.sort_action.setCheckable(True)
         board_menu.addSeparator()
         board_menu.addAction(self.sort_action)
-        board_menu.addAction(window._action("Scoring &Rules…", self.edit_rules))
+        board_menu.addAction(window._action("Scoring R&ules…", self.edit_rules))
         window.board.selectionChanged.connect(self._update_actions)
         self._update_actions()
         # The banner sits above the board.

@@ -283,3 +283,16 @@ def test_changes_by_another_process_reach_the_board(
         check=True, capture_output=True,
     )  # fmt: skip
     qtbot.waitUntil(lambda: names(col(window, "Won")) == ["Cli"], timeout=6000)
+
+
+def test_every_menu_entry_is_there_once_with_its_own_access_key(window: MainWindow) -> None:
+    """Two "Enrol in Sequence…" entries in the Lead menu, only one of them undoable, was how
+    a user lost an undo; two entries with the same Alt key make the key useless."""
+    for menu_action in window.menuBar().actions():
+        menu = menu_action.menu()
+        assert menu is not None
+        texts = [a.text() for a in menu.actions() if not a.isSeparator() and a.text()]
+        plain = [t.replace("&", "") for t in texts]
+        assert len(plain) == len(set(plain)), (menu.title(), plain)
+        keys = [t[t.index("&") + 1].lower() for t in texts if "&" in t]
+        assert len(keys) == len(set(keys)), (menu.title(), texts)
