@@ -18,14 +18,25 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    exists,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from nurturedesk.core.clock import utcnow
 from nurturedesk.core.db import Workspace
-from nurturedesk.core.errors import ValidationError, no_such
+from nurturedesk.core.errors import NotFoundError, ValidationError, no_such
 from nurturedesk.core.leads import TEXT_FIELDS
-from nurturedesk.core.models import Lead, Segment, Stage, Tag, lead_tags
+from nurturedesk.core.models import Lead, Newsletter, Segment, Stage, Tag, lead_tags
 from nurturedesk.core.stages import find_stage
 from nurturedesk.core.validation import clean_text
 
@@ -277,9 +288,14 @@ def _info(segment: Segment) -> SegmentInfo:
 
 
 def save_segment(
-    workspace: Workspace, name: str, conditions: list[Condition], match: str = "all"
+    workspace: Workspace,
+    name: str,
+    conditions: list[Condition],
+    match: str = "all",
+    renaming: str | None = None,
 ) -> SegmentInfo:
-    """Create a segment, or replace the rules of the one with that name."""
+    """Create a segment, or replace the rules of the one with that name; with `renaming`,
+    the segment of that name takes `name` (and the newsletters sent to it follow)."""
     clean = clean_text(name, 80)
     if not clean:
         raise ValidationError("name", "A segment needs a name.")
@@ -288,12 +304,29 @@ def save_segment(
     now = workspace.clock.now()
     with workspace.session() as session:
         segment = session.scalar(
-            select(Segment).where(func.lower(Segment.name) == clean.casefold())
+            select(Segment).where(func.lower(Segment.name) == (renaming or clean).casefold())
         )
+        if segment is None and renaming:
+            raise NotFoundError(f"No segment named {renaming!r}: was it deleted meanwhile?")
         if segment is None:
             segment = Segment(name=clean, rules=rules, created_at=now, updated_at=now)
             session.add(segment)
         else:
+            if segment.name != clean:
+                taken = session.scalar(
+                    select(Segment.id).where(
+                        func.lower(Segment.name) == clean.casefold(), Segment.id != segment.id
+                    )
+                )
+                if taken is not None:
+                    raise ValidationError("name", f"A segment named {clean!r} already exists.")
+                # Newsletters name their segment (models.Newsletter.segment).
+                session.execute(
+                    update(Newsletter)
+                    .where(func.lower(Newsletter.segment) == segment.name.casefold())
+                    .values(segment=clean)
+                )
+                segment.name = clean
             segment.rules = rules
             segment.updated_at = now
         try:

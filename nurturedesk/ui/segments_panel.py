@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
@@ -115,7 +116,9 @@ class SegmentsDialog(QDialog):
         buttons.addButton(self.new_button, QDialogButtonBox.ButtonRole.ActionRole)
         self.save_button = QPushButton("Save")
         self.save_button.setObjectName("saveSegment")
-        self.delete_button = QPushButton("Delete")
+        self.delete_button = QPushButton("Delete…")
+        self.delete_button.setObjectName("deleteSegment")
+        self.delete_button.setEnabled(False)  # until a saved segment is chosen
         buttons.addButton(self.save_button, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.addButton(self.delete_button, QDialogButtonBox.ButtonRole.ActionRole)
         self.save_button.clicked.connect(self.save)
@@ -123,6 +126,7 @@ class SegmentsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         right.addWidget(buttons)
         layout.addLayout(right, 2)
+        self.editing = ""  # the saved segment shown (Save renames it if the name changed)
         self.reload()
 
     def reload(self, select: str = "") -> None:
@@ -138,18 +142,22 @@ class SegmentsDialog(QDialog):
 
     def new_segment(self) -> None:
         self.list.clearSelection()
+        self.list.setCurrentRow(-1)
+        self.editing = ""
         self.name.clear()
         self.match.setCurrentIndex(0)
         self.conditions.clear()
         self.name.setFocus()
 
     def show_segment(self, name: str) -> None:
+        self.delete_button.setEnabled(bool(name))
         if not name:
             return
         try:
             info = segments.get_segment(self.workspace, name)
         except UserError:
             return
+        self.editing = info.name
         self.name.setText(info.name)
         self.match.setCurrentIndex(max(0, self.match.findData(info.match)))
         self.conditions.setPlainText("\n".join(str(c) for c in info.conditions))
@@ -176,7 +184,11 @@ class SegmentsDialog(QDialog):
             return
         try:
             info = segments.save_segment(
-                self.workspace, self.name.text(), self.parsed(), str(self.match.currentData())
+                self.workspace,
+                self.name.text(),
+                self.parsed(),
+                str(self.match.currentData()),
+                renaming=self.editing or None,
             )
         except UserError as exc:
             self.count.setText(str(exc))
@@ -188,8 +200,17 @@ class SegmentsDialog(QDialog):
         item = self.list.currentItem()
         if item is None:
             return
+        answer = QMessageBox.question(
+            self,
+            "Delete segment",
+            f"Delete the segment {item.text()!r}? Its leads stay as they are; a board filtered"
+            " by it shows all leads again, and newsletters sent to it stop until it is back.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
         segments.delete_segment(self.workspace, item.text())
-        self.name.clear()
-        self.conditions.clear()
+        self.new_segment()
         self.reload()
         self.segmentsChanged.emit()

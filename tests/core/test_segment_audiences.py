@@ -203,3 +203,21 @@ def test_segment_audiences_from_the_command_line(
     newsletter = sorted(i["to_address"] for i in items if i["kind"] == "newsletter")
     assert newsletter == ["ann@example.org", "bob@example.org"]  # not cy (Other), not dee
     assert "runs 1" in nd(capsys, "newsletter", "list", *w)[1]
+
+
+def test_renaming_a_segment_keeps_its_newsletters_and_makes_no_copy(
+    mail_ws: Workspace,
+) -> None:
+    from nurturedesk.core.segments import list_segments
+
+    save_segment(mail_ws, "Hot", [parse_condition("score >= 50")])
+    lead(mail_ws, "ann", 60)
+    template = find_template(mail_ws, "Newsletter").id
+    schedule_newsletter(mail_ws, "Hot news", template, segment="hot", recurrence="monthly")
+    save_segment(mail_ws, "Hot leads", [parse_condition("score >= 40")], renaming="hot")
+    assert [s.name for s in list_segments(mail_ws)] == ["Hot leads"]
+    assert [n.audience for n in list_newsletters(mail_ws)] == ["segment Hot leads"]
+    assert recipients(mail_ws) == ["ann@example.org"]
+    save_segment(mail_ws, "Cold", [parse_condition("score < 10")])
+    with pytest.raises(ValidationError, match="already exists"):
+        save_segment(mail_ws, "cold", [parse_condition("score < 5")], renaming="Hot leads")
