@@ -17,7 +17,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from itertools import pairwise
+from itertools import chain, islice, pairwise
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -58,7 +58,7 @@ class Table:
     encoding: str = ""
     delimiter: str = ""
     size: int = 0
-    header_row: int = 1  # spreadsheet number of the header row
+    header_row: int = 1  # spreadsheet number of the header row (0: the file has none)
     _position: Any = field(default=None, repr=False)  # callable -> bytes read / rows read
     _total_rows: int | None = field(default=None, repr=False)
     _raw: Any = field(default=None, repr=False)
@@ -151,7 +151,7 @@ def open_table(
 
     The header is the first row that is not blank or, if `is_header` accepts one of the
     first HEADER_SEARCH non-blank rows, that one (title lines above the header are passed
-    over)."""
+    over). A file whose first row holds an address has no header (see _find_header)."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -177,11 +177,20 @@ def open_table(
 def _find_header(
     rows: Iterable[list[str]], is_header: Callable[[list[str]], bool] | None
 ) -> tuple[list[str], int] | None:
-    """The header row and its number among `rows` (see open_table), or None if all blank."""
+    """The header row and its number among `rows` (see open_table), or None if all blank.
+
+    A first row holding an address that `is_header` does not accept is data, not a header
+    (a list of addresses, one a line, has none): the columns are then named by position
+    and the number is that of the row before it, so that the row is read as data."""
+    rows = iter(rows)
     candidates: list[tuple[list[str], int]] = []  # the first non-blank rows, numbered
     for number, cells in enumerate(rows, 1):
         if any(c.strip() for c in cells):
-            if is_header is None or is_header(cells):
+            if is_header is not None and is_header(cells):
+                return cells, number
+            if not candidates and any(map(ADDRESS_SHAPE.fullmatch, cells)):
+                return _headerless(cells, rows), number - 1
+            if is_header is None:
                 return cells, number
             candidates.append((cells, number))
             if len(candidates) > HEADER_SEARCH:
@@ -196,6 +205,16 @@ def _find_header(
         ):
             return cells, number
     return candidates[0]
+
+
+def _headerless(first: list[str], rows: Iterable[list[str]]) -> list[str]:
+    """Column names by position for a file without a header, as wide as its first rows
+    (up to their last non-blank cell: an Excel sheet's formatted empty columns do not count)."""
+    width = 0
+    for cells in chain([first], islice(rows, HEADER_SEARCH)):
+        filled = [i for i, c in enumerate(cells) if c.strip()]
+        width = max(width, filled[-1] + 1 if filled else 0)
+    return [column_name(i) for i in range(width)]
 
 
 def _open_csv(
@@ -317,12 +336,17 @@ def cell_text(value: object) -> str:
     return str(value)
 
 
+def column_name(index: int) -> str:
+    """The name of a column that has none (0 -> "Column 1")."""
+    return f"Column {index + 1}"
+
+
 def unique_headers(cells: list[str]) -> list[str]:
     """Header names made usable: trimmed, blanks named by position, repeats numbered."""
     result: list[str] = []
     seen: set[str] = set()
     for i, cell in enumerate(cells):
-        name = " ".join(str(cell).split()) or f"Column {i + 1}"
+        name = " ".join(str(cell).split()) or column_name(i)
         candidate, n = name, 2
         while candidate.casefold() in seen:
             candidate = f"{name} ({n})"

@@ -397,6 +397,44 @@ def test_title_lines_above_the_header_are_passed_over(workspace: Workspace, tmp_
     assert leads.find_lead(workspace, "bo@example.com").first_name == "Bo"
 
 
+def test_a_file_without_a_header_keeps_its_first_row(workspace: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "no-header.csv"
+    path.write_text("a@x.com,Ann,Acme\nbob@example.invalid,Bob,Beta\nc@x.com,Cy,Gamma\n")
+    preview = preview_import(path)
+    assert preview.header == ["Column 1", "Column 2", "Column 3"]
+    assert preview.mapping == ["email", "custom:Column 2", "custom:Column 3"]
+    assert preview.row_numbers == [1, 2, 3]
+    # The wizard sends back the mapping it showed: the same columns, the same rows.
+    shown = ImportOptions(mapping=dict(zip(preview.header, preview.mapping, strict=True)))
+    result = import_file(workspace, path, ImportOptions(shown.mapping, dry_run=True))
+    assert (result.rows, result.imported, result.rejected) == (3, 2, 1)
+    result = import_file(workspace, path, ImportOptions(unknown_columns="ignore"))
+    assert (result.rows, result.imported, result.rejected) == (3, 2, 1)
+    assert {c.email for c in leads.list_leads(workspace, leads.LeadFilter())} == {
+        "a@x.com",
+        "c@x.com",
+    }
+    assert leads.find_lead(workspace, "a@x.com").custom_fields == {}
+    assert report_rows(result.rejected_file)[0]["row"] == "2"
+
+    # The commonest list of all: addresses, one a line (a blank line first, one between).
+    path = tmp_path / "addresses.txt"
+    path.write_text("\nann@example.com\n\nbo@example.com\ncy@example.com\n")
+    result = import_file(workspace, path)
+    assert (result.rows, result.imported, result.blank_rows) == (3, 3, 1)
+    assert result.mapping == (("Column 1", "email"),)
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in (["dee@example.com", "Dee", None, None], ["eve@example.com", "Eve", None, None]):
+        sheet.append(row)
+    book.save(tmp_path / "no-header.xlsx")
+    result = import_file(workspace, tmp_path / "no-header.xlsx")
+    assert (result.rows, result.imported) == (2, 2)
+    assert leads.find_lead(workspace, "dee@example.com").custom_fields == {"Column 2": "Dee"}
+
+
 def test_xlsx_with_numbers_dates_and_unknown_columns(workspace: Workspace, tmp_path: Path) -> None:
     book = Workbook()
     sheet = book.active
