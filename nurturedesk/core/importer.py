@@ -89,6 +89,7 @@ BULK_MIN_ROWS = 20_000
 # fewer dirty pages spilled to the WAL and written again before the commit. Memory only.
 IMPORT_CACHE_KIB = 65_536
 EMAIL_SAMPLE_ROWS = 20  # rows looked at to find the email column by its values
+COLUMNS_SHOWN, COLUMN_NAME_SHOWN = 10, 30  # of the column names a message quotes
 FIRST_PROBLEMS = 3  # rejected rows an import result names (all are in the report)
 EVENT_IDS_LIMIT = 1000  # an import of more leads publishes its change without their ids
 LEADS = cast(SqlTable, Lead.__table__)
@@ -249,6 +250,18 @@ def check_target(target: str) -> str:
     raise UserError(f"Unknown field {target!r}; choose one of {choices}.")
 
 
+def columns_text(header: Sequence[str]) -> str:
+    """Column names for a one-line message: the first few, each cut short, printable (a
+    file read the wrong way can have a header of garbage)."""
+    shown = [
+        "".join(c if c.isprintable() else "?" for c in name[:COLUMN_NAME_SHOWN])
+        + ("…" if len(name) > COLUMN_NAME_SHOWN else "")
+        for name in header[:COLUMNS_SHOWN]
+    ]
+    more = len(header) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more else "")
+
+
 def build_mapping(header: Sequence[str], options: ImportOptions) -> list[str]:
     """Target per column: the user's choices over the guesses. Each field is taken once."""
     if options.unknown_columns not in ("custom", IGNORE):
@@ -259,7 +272,7 @@ def build_mapping(header: Sequence[str], options: ImportOptions) -> list[str]:
     ]
     if missing:
         raise UserError(
-            f"No column named {missing[0]!r} in the file; its columns are: {', '.join(header)}."
+            f"No column named {missing[0]!r} in the file; its columns are: {columns_text(header)}."
         )
     targets = []
     for column in header:
@@ -960,7 +973,7 @@ def import_file(
     if "email" not in mapping:
         raise UserError(
             "No column holds the email address; choose one with --map COLUMN=email "
-            f"(columns: {', '.join(table.header)})."
+            f"(columns: {columns_text(table.header)})."
         )
     run = _ImportRun(workspace, table, mapping, options, progress, should_cancel)
     try:

@@ -44,8 +44,31 @@ _BOMS = (
 )
 
 
+# How the files people pick by mistake begin (a renamed image, an archive, a database): said
+# at once, instead of a table of garbage. Others are known by their control bytes.
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF-", "a PDF document"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"\xfd7zXZ\x00", "an xz archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"Rar!\x1a\x07", "a RAR archive"),
+    (b"SQLite format 3\x00", "a SQLite database"),
+)
+# Bytes text holds (but for tabs, line and page breaks, Ctrl-Z and escape) and a binary file
+# holds plenty of (NUL above all).
+_CONTROL_BYTES = bytes(sorted(set(range(32)) - set(b"\t\n\x0b\x0c\r\x1a\x1b") | {127}))
+
+
 class TableError(UserError):
     """The file cannot be read as a table (not a spreadsheet, damaged, empty)."""
+
+
+def _not_a_table(path: Path, kind: str = "") -> TableError:
+    what = f" (it is {kind})" if kind else ""
+    return TableError(f"{path.name} is not a text (CSV/TSV) or .xlsx file{what}.")
 
 
 @dataclass
@@ -156,7 +179,7 @@ def open_table(
     try:
         size = path.stat().st_size
         with path.open("rb") as fh:
-            head = fh.read(8)
+            head = fh.read(16)
     except FileNotFoundError as exc:
         raise TableError(f"There is no file {path}.") from exc
     except IsADirectoryError as exc:
@@ -165,6 +188,9 @@ def open_table(
         raise TableError(f"Cannot read {path}: {exc.strerror}.") from exc
     if size == 0:
         raise TableError(f"{path.name} is empty.")
+    for signature, kind in _SIGNATURES:
+        if head.startswith(signature):
+            raise _not_a_table(path, kind)
     if head.startswith(b"PK\x03\x04"):
         return _open_xlsx(path, size, is_header)
     if head.startswith(b"\xd0\xcf\x11\xe0"):
@@ -233,6 +259,8 @@ def _open_csv(
         encoding = detect_encoding(path)
     with path.open("rb") as raw:
         sample = raw.read(SAMPLE_BYTES)
+    if _looks_binary(sample) and not codecs.lookup(encoding).name.startswith(("utf-16", "utf-32")):
+        raise _not_a_table(path)
     text = sample.decode(encoding, errors="replace")
     if text.startswith("\ufeff"):
         text = text[1:]
@@ -266,10 +294,11 @@ def _open_csv(
 
 def _load_workbook(path: Path) -> Any:
     import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         return openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, InvalidFileException) as exc:
         raise TableError(f"{path.name} is not a readable Excel (.xlsx) file: {exc}.") from exc
 
 
@@ -303,7 +332,22 @@ def _xlsx_iter(path: Path, table: Table | None = None) -> Iterator[list[str]]:
         book.close()
 
 
+def _looks_binary(sample: bytes) -> bool:
+    """NUL bytes, and control bytes in more than 1 % of the sample: no CSV holds that many
+    (a stray NUL or two in a text export does not count). UTF-16 and UTF-32 do: the caller
+    asks for the others only."""
+    if b"\x00" not in sample or _looks_utf16(sample):  # (UTF-16 read as another encoding)
+        return False
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
+    return controls * 100 > len(sample)
+
+
 def _open_xlsx(path: Path, size: int, is_header: Callable[[list[str]], bool] | None) -> Table:
+    # A zip without Excel's xl/ folder is an archive or another office document (a damaged
+    # one is left to the readers below, which say it is damaged).
+    with contextlib.suppress(zipfile.BadZipFile, OSError), zipfile.ZipFile(path) as book:
+        if not any(name.startswith("xl/") for name in book.namelist()):
+            raise _not_a_table(path, "a zip archive")
     rows = _xlsx_iter(path)
     try:
         found = _find_header(rows, is_header)

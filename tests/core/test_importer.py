@@ -505,6 +505,48 @@ def test_unreadable_files_get_a_clear_message(tmp_path: Path, workspace: Workspa
             import_file(workspace, tmp_path / name)
 
 
+def test_a_file_that_is_not_text_is_named_as_such(workspace: Workspace, tmp_path: Path) -> None:
+    import gzip
+    import zipfile
+
+    before = snapshot(workspace)
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 5
+    (tmp_path / "photo.csv").write_bytes(png)
+    (tmp_path / "leads.csv.gz").write_bytes(gzip.compress(b"email\nann@example.com\n" * 50))
+    (tmp_path / "pixels.csv").write_bytes(bytes(range(256)) * 8)  # no known signature
+    with zipfile.ZipFile(tmp_path / "leads.zip", "w") as archive:
+        archive.writestr("leads.csv", "email\nann@example.com\n")
+    assert workspace.path is not None
+    for path, kind in [
+        (tmp_path / "photo.csv", " (it is a PNG image)"),
+        (tmp_path / "leads.csv.gz", " (it is a gzip archive)"),
+        (tmp_path / "pixels.csv", ""),
+        (tmp_path / "leads.zip", " (it is a zip archive)"),
+        (workspace.path, " (it is a SQLite database)"),
+    ]:
+        for attempt in (preview_import, lambda p: import_file(workspace, p)):
+            with pytest.raises(TableError) as error:
+                attempt(path)
+            assert str(error.value) == f"{path.name} is not a text (CSV/TSV) or .xlsx file{kind}."
+    assert snapshot(workspace) == before
+    # A stray NUL in a text export is no reason to refuse it.
+    path = tmp_path / "stray.csv"
+    path.write_bytes(b"email,name\nann@example.com,Ann\x00\n" + b"bo@example.com,Bo\n" * 50)
+    assert import_file(workspace, path).imported == 2
+
+
+def test_messages_quote_column_names_short(workspace: Workspace, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "wide.csv", [[f"{i} " + "long name " * 30 for i in range(40)]])
+    with pytest.raises(UserError) as error:
+        import_file(workspace, path)
+    message = str(error.value)
+    assert message.startswith("No column holds the email address")
+    assert len(message) < 500 and "and 30 more" in message
+    with pytest.raises(UserError) as error:
+        preview_import(path, ImportOptions(mapping={"Mail": "email"}))
+    assert len(str(error.value)) < 500
+
+
 def test_stage_tags_and_source_options(workspace: Workspace, tmp_path: Path) -> None:
     path = write_csv(
         tmp_path / "l.csv",
