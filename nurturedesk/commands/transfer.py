@@ -63,6 +63,8 @@ def import_(ctx: Context) -> int:
     )
     for problem in result.problems:
         print(f"  rejected {problem}")
+    for warning in result.warnings:
+        print(f"Warning: {warning}.")
     if result.rejected_file:
         print(f"Skipped and rejected rows, with the reason: {result.rejected_file}")
     if result.batch_id is not None:

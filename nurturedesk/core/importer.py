@@ -171,6 +171,8 @@ class ImportResult:
     lead_ids: tuple[int, int] | None = None  # first and last id of the leads created
     # The first rejected rows, "row N: reason", to show where the report is not at hand.
     problems: tuple[str, ...] = ()
+    # What the user should check although the import went through (a wrong encoding).
+    warnings: tuple[str, ...] = ()
 
     @property
     def rows_per_second(self) -> float:
@@ -193,6 +195,7 @@ class ImportResult:
             "delimiter": self.delimiter,
             "mapping": {column: target for column, target in self.mapping},
             "problems": list(self.problems),
+            "warnings": list(self.warnings),
         }
 
 
@@ -1063,6 +1066,7 @@ class _ImportRun:
             blank_rows=self.blank,
             rejected_file=rejected_file,
             problems=tuple(self.report.problems),
+            warnings=self._warnings(),
             batch_id=batch_id,
             dry_run=self.options.dry_run,
             seconds=time.perf_counter() - self.started,
@@ -1087,6 +1091,15 @@ class _ImportRun:
                     ids = (*range(first, last + 1), *sorted(self.imaged))
             ws.events.publish(LeadsChanged(ids, tuple(self.stage_ids.values()), "imported"))
         return result
+
+    def _warnings(self) -> tuple[str, ...]:
+        replaced = self.table.replaced
+        if not replaced:
+            return ()
+        what = "character" if replaced == 1 else "characters"
+        return (
+            f"{replaced:,} {what} could not be read as {self.table.encoding}; check the encoding",
+        )
 
     def _prepare(self, conn: Connection) -> None:
         opts = self.options

@@ -13,6 +13,7 @@ import csv
 import io
 import logging
 import re
+import threading
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -62,6 +63,25 @@ _SIGNATURES = (
 _CONTROL_BYTES = bytes(sorted(set(range(32)) - set(b"\t\n\x0b\x0c\r\x1a\x1b") | {127}))
 
 
+# The reader decodes as errors="replace" does (each undecodable sequence becomes U+FFFD) and
+# counts them, on the table being read in this thread: the import can then say the encoding
+# looks wrong. The handler runs only where a decoding error is, so reading costs nothing more.
+_reading = threading.local()
+_REPLACE = "nurturedesk.replace"
+
+
+def _replace_counted(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    table = getattr(_reading, "table", None)
+    if table is not None:
+        table.replaced += 1
+    return "\ufffd", exc.end
+
+
+codecs.register_error(_REPLACE, _replace_counted)
+
+
 class TableError(UserError):
     """The file cannot be read as a table (not a spreadsheet, damaged, empty)."""
 
@@ -86,6 +106,7 @@ class Table:
     _total_rows: int | None = field(default=None, repr=False)
     _raw: Any = field(default=None, repr=False)
     _reader: Any = field(default=None, repr=False)  # the csv reader of records()
+    replaced: int = 0  # characters the last reading could not decode (now U+FFFD)
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         """(spreadsheet row number, cells) for every data row, blank rows included."""
@@ -109,14 +130,18 @@ class Table:
         # `close()` closes the file.
         self.close()
         raw = self.path.open("rb")
-        text = self._raw = io.TextIOWrapper(
-            raw, encoding=self.encoding, errors="replace", newline=""
-        )
+        text = self._raw = self._decoded(raw)
         self._position = raw.tell
         reader = self._reader = csv.reader(text, delimiter=self.delimiter)
         for _ in range(self.header_row):
             next(reader, None)
         return reader
+
+    def _decoded(self, raw: BinaryIO) -> io.TextIOWrapper:
+        """The file as text, what cannot be decoded counted in `replaced` (from 0 again)."""
+        self.replaced = 0
+        _reading.table = self
+        return io.TextIOWrapper(raw, encoding=self.encoding, errors=_REPLACE, newline="")
 
     def lines_read(self) -> int | None:
         """Lines of the file that records() has gone through so far (CSV only): more than
@@ -139,7 +164,7 @@ class Table:
 
     def _csv_rows(self) -> Iterator[tuple[int, list[str]]]:
         with self.path.open("rb") as raw:
-            text = io.TextIOWrapper(raw, encoding=self.encoding, errors="replace", newline="")
+            text = self._decoded(raw)
             self._position = raw.tell
             reader = csv.reader(text, delimiter=self.delimiter)
             number = 0
@@ -176,6 +201,8 @@ def open_table(
     first HEADER_SEARCH non-blank rows, that one (title lines above the header are passed
     over). A file whose first row holds an address has no header (see _find_header)."""
     path = Path(path)
+    if encoding:
+        check_encoding(encoding)
     try:
         size = path.stat().st_size
         with path.open("rb") as fh:
@@ -250,18 +277,19 @@ def _open_csv(
     delimiter: str | None,
     is_header: Callable[[list[str]], bool] | None,
 ) -> Table:
-    if encoding:
-        try:
-            codecs.lookup(encoding)
-        except LookupError as exc:
-            raise TableError(f"Unknown encoding {encoding!r}.") from exc
-    else:
+    if not encoding:
         encoding = detect_encoding(path)
     with path.open("rb") as raw:
         sample = raw.read(SAMPLE_BYTES)
     if _looks_binary(sample) and not codecs.lookup(encoding).name.startswith(("utf-16", "utf-32")):
         raise _not_a_table(path)
-    text = sample.decode(encoding, errors="replace")
+    try:
+        # As the reader will: its incremental decoder (UTF-16 and UTF-32 want their BOM).
+        text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(
+            sample, final=len(sample) >= size
+        )
+    except UnicodeError as exc:
+        raise TableError(f"{path.name} cannot be read as {encoding}: {exc}.") from exc
     if text.startswith("\ufeff"):
         text = text[1:]
     # Excel's "sep=;" first line names the delimiter; it is a row of the file, not the header.
@@ -330,6 +358,17 @@ def _xlsx_iter(path: Path, table: Table | None = None) -> Iterator[list[str]]:
                 yield [cell_text(v) for v in values]
     finally:
         book.close()
+
+
+def check_encoding(name: str) -> None:
+    """A UserError unless `name` is an encoding text files are written in."""
+    try:
+        info = codecs.lookup(name)
+    except (LookupError, ValueError) as exc:
+        raise TableError(f"Unknown encoding {name!r}.") from exc
+    # rot13, base64, zlib, ... turn bytes into bytes; punycode and idna encode domain names.
+    if not getattr(info, "_is_text_encoding", True) or info.name in ("punycode", "idna"):
+        raise TableError(f"{name!r} is not a text encoding.")
 
 
 def _looks_binary(sample: bytes) -> bool:

@@ -198,6 +198,46 @@ def ascii_rows(size: int) -> bytes:
 MIB = 1 << 20
 
 
+def test_an_encoding_that_cannot_read_the_file_gets_one_line(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    before = snapshot(workspace)
+    path = write_csv(tmp_path / "l.csv", [["email", "name"], ["ann@example.com", "Ann"]])
+    for encoding, message in [
+        ("rot13", "'rot13' is not a text encoding."),
+        ("base64", "'base64' is not a text encoding."),
+        ("hex", "'hex' is not a text encoding."),
+        ("zlib", "'zlib' is not a text encoding."),
+        ("punycode", "'punycode' is not a text encoding."),
+        ("nosuch", "Unknown encoding 'nosuch'."),
+        ("utf-16", "l.csv cannot be read as utf-16: UTF-16 stream does not start with BOM."),
+        ("utf-32", "l.csv cannot be read as utf-32: UTF-32 stream does not start with BOM."),
+    ]:
+        for attempt in (preview_import, lambda p, o: import_file(workspace, p, o)):
+            with pytest.raises(UserError) as error:
+                attempt(path, ImportOptions(encoding=encoding))
+            assert str(error.value) == message
+    assert snapshot(workspace) == before
+
+
+def test_characters_the_encoding_cannot_read_are_reported(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    path = tmp_path / "latin.csv"
+    rows = "".join(f"lead{i}@example.com,Ren\xe9e,M\xfcller\n" for i in range(3000))
+    path.write_bytes(("email,first name,last name\n" + rows).encode("cp1252"))
+    result = import_file(workspace, path, ImportOptions(encoding="utf-8", dry_run=True))
+    assert result.imported == 3000
+    assert result.warnings == ("6,000 characters could not be read as utf-8; check the encoding",)
+    assert result.as_json()["warnings"] == list(result.warnings)
+    result = import_file(workspace, path, ImportOptions(encoding="cp1252"))
+    assert (result.imported, result.warnings) == (3000, ())
+    assert leads.find_lead(workspace, "lead7@example.com").last_name == "M\xfcller"
+    # A replacement character the file really holds is read, not a reading error.
+    path.write_text("email,name\nbo@example.com,Bo \ufffd\n", encoding="utf-8")
+    assert import_file(workspace, path, ImportOptions(encoding="utf-8")).warnings == ()
+
+
 def test_a_utf8_letter_cut_by_the_blocks_the_check_reads_is_utf8(tmp_path: Path) -> None:
     path = tmp_path / "list.csv"
     path.write_bytes(
