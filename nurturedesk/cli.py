@@ -12,6 +12,7 @@ import contextlib
 import importlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 
 from nurturedesk import __version__
 from nurturedesk.core.errors import UserError
-from nurturedesk.paths import default_workspace_path
+from nurturedesk.paths import WORKSPACE_ENV, default_workspace_path
 
 # Modules whose `register(cli)` adds subcommands; one per concept.
 COMMAND_MODULES = [
@@ -85,13 +86,24 @@ class Context:
         given = getattr(self.args, "workspace", None)
         return Path(given).expanduser() if given else default_workspace_path()
 
-    def workspace(self) -> Any:
+    @property
+    def workspace_given(self) -> bool:
+        """Whether the user named the workspace (--workspace or $NURTUREDESK_WORKSPACE)."""
+        return bool(getattr(self.args, "workspace", None) or os.environ.get(WORKSPACE_ENV))
+
+    def workspace(self, *, create_folders: bool = False) -> Any:
+        """The workspace, opened (a new one created) on first use. A missing folder is made
+        for the default workspace (the first run) or when the command asks (`demo` sets one
+        up), not for a path the user typed: a typo would make folders in silence."""
         if self._workspace is None:
             from nurturedesk.core.db import open_workspace
             from nurturedesk.core.errors import DamagedWorkspaceError
 
             try:
-                self._workspace = open_workspace(self.workspace_path)
+                self._workspace = open_workspace(
+                    self.workspace_path,
+                    create_folders=create_folders or not self.workspace_given,
+                )
             except DamagedWorkspaceError as exc:
                 from nurturedesk.core.backups import damaged_workspace_advice
 

@@ -74,6 +74,8 @@ def import_(ctx: Context) -> int:
     if more > 0:
         where = f" (see {result.rejected_file})" if result.rejected_file else ""
         print(f"  ... and {more:,} more{where}")
+    for warning in result.warnings:
+        print(f"Warning: {warning}.")
     if result.rejected_file:
         print(f"Skipped and rejected rows, with the reason: {result.rejected_file}")
     if result.batch_id is not None:

@@ -15,11 +15,7 @@ if TYPE_CHECKING:
 def run_gui(ctx: Context) -> int:
     from nurturedesk.app import run_app
 
-    return run_app(ctx.workspace_path if _explicit(ctx) else None, demo=ctx.args.demo)
-
-
-def _explicit(ctx: Context) -> bool:
-    return bool(getattr(ctx.args, "workspace", None) or os.environ.get("NURTUREDESK_WORKSPACE"))
+    return run_app(ctx.workspace_path if ctx.workspace_given else None, demo=ctx.args.demo)
 
 
 def demo(ctx: Context) -> int:
@@ -27,7 +23,7 @@ def demo(ctx: Context) -> int:
 
     if ctx.args.leads < 0:
         raise UserError("--leads must be 0 or more.")
-    added = populate_demo(ctx.workspace(), leads=ctx.args.leads)
+    added = populate_demo(ctx.workspace(create_folders=True), leads=ctx.args.leads)
     print(f"Added {added} demo leads to {ctx.workspace_path}")
     return 0
 

@@ -240,9 +240,14 @@ def make_engine(url: str) -> Engine:
 
 
 def open_workspace(
-    target: str | Path, *, create: bool = True, clock: Clock | None = None
+    target: str | Path,
+    *,
+    create: bool = True,
+    create_folders: bool = True,
+    clock: Clock | None = None,
 ) -> Workspace:
-    """Open (and if needed create and migrate) the workspace at a path or SQLAlchemy URL."""
+    """Open (and if needed create and migrate) the workspace at a path or SQLAlchemy URL.
+    `create_folders`: a missing folder for a new workspace is made, else refused."""
     text_target = str(target)
     if "://" in text_target:
         url, path = text_target, None
@@ -250,12 +255,16 @@ def open_workspace(
     else:
         path = Path(text_target).expanduser().resolve()
         url = f"sqlite:///{path}"
+        if path.is_dir():
+            raise WorkspaceError(f"{path} is a folder, not a workspace file.")
         if path.exists() and path.stat().st_size > 0:
             revision = inspect_sqlite_file(path)
         elif not create:
             raise WorkspaceError(f"There is no workspace at {path}.")
         else:
             revision = None
+            if not create_folders and not path.parent.is_dir():
+                raise WorkspaceError(f"Folder {path.parent} does not exist.")
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:

@@ -89,6 +89,7 @@ BULK_MIN_ROWS = 20_000
 # fewer dirty pages spilled to the WAL and written again before the commit. Memory only.
 IMPORT_CACHE_KIB = 65_536
 EMAIL_SAMPLE_ROWS = 20  # rows looked at to find the email column by its values
+COLUMNS_SHOWN, COLUMN_NAME_SHOWN = 10, 30  # of the column names a message quotes
 FIRST_PROBLEMS = 3  # rejected rows an import result names (all are in the report)
 EVENT_IDS_LIMIT = 1000  # an import of more leads publishes its change without their ids
 LEADS = cast(SqlTable, Lead.__table__)
@@ -169,6 +170,8 @@ class ImportResult:
     lead_ids: tuple[int, int] | None = None  # first and last id of the leads created
     # The first rejected rows, "row N: reason", to show where the report is not at hand.
     problems: tuple[str, ...] = ()
+    # What the user should check although the import went through (a wrong encoding).
+    warnings: tuple[str, ...] = ()
 
     @property
     def rows_per_second(self) -> float:
@@ -191,6 +194,7 @@ class ImportResult:
             "delimiter": self.delimiter,
             "mapping": {column: target for column, target in self.mapping},
             "problems": list(self.problems),
+            "warnings": list(self.warnings),
         }
 
 
@@ -248,6 +252,18 @@ def check_target(target: str) -> str:
     raise UserError(f"Unknown field {target!r}; choose one of {choices}.")
 
 
+def columns_text(header: Sequence[str]) -> str:
+    """Column names for a one-line message: the first few, each cut short, printable (a
+    file read the wrong way can have a header of garbage)."""
+    shown = [
+        "".join(c if c.isprintable() else "?" for c in name[:COLUMN_NAME_SHOWN])
+        + ("…" if len(name) > COLUMN_NAME_SHOWN else "")
+        for name in header[:COLUMNS_SHOWN]
+    ]
+    more = len(header) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more else "")
+
+
 def build_mapping(header: Sequence[str], options: ImportOptions) -> list[str]:
     """Target per column: the user's choices over the guesses. Each field is taken once."""
     if options.unknown_columns not in ("custom", IGNORE):
@@ -258,7 +274,7 @@ def build_mapping(header: Sequence[str], options: ImportOptions) -> list[str]:
     ]
     if missing:
         raise UserError(
-            f"No column named {missing[0]!r} in the file; its columns are: {', '.join(header)}."
+            f"No column named {missing[0]!r} in the file; its columns are: {columns_text(header)}."
         )
     targets = []
     for column in header:
@@ -987,7 +1003,7 @@ def import_file(
     if "email" not in mapping:
         raise UserError(
             "No column holds the email address; choose one with --map COLUMN=email "
-            f"(columns: {', '.join(table.header)})."
+            f"(columns: {columns_text(table.header)})."
         )
     run = _ImportRun(workspace, table, mapping, options, progress, should_cancel)
     try:
@@ -1077,6 +1093,7 @@ class _ImportRun:
             blank_rows=self.blank,
             rejected_file=rejected_file,
             problems=tuple(self.report.problems),
+            warnings=self._warnings(),
             batch_id=batch_id,
             dry_run=self.options.dry_run,
             seconds=time.perf_counter() - self.started,
@@ -1101,6 +1118,15 @@ class _ImportRun:
                     ids = (*range(first, last + 1), *sorted(self.imaged))
             ws.events.publish(LeadsChanged(ids, tuple(self.stage_ids.values()), "imported"))
         return result
+
+    def _warnings(self) -> tuple[str, ...]:
+        replaced = self.table.replaced
+        if not replaced:
+            return ()
+        what = "character" if replaced == 1 else "characters"
+        return (
+            f"{replaced:,} {what} could not be read as {self.table.encoding}; check the encoding",
+        )
 
     def _prepare(self, conn: Connection) -> None:
         opts = self.options

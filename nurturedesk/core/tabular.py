@@ -13,11 +13,12 @@ import csv
 import io
 import logging
 import re
+import threading
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from itertools import pairwise
+from itertools import chain, islice, pairwise
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -44,8 +45,50 @@ _BOMS = (
 )
 
 
+# How the files people pick by mistake begin (a renamed image, an archive, a database): said
+# at once, instead of a table of garbage. Others are known by their control bytes.
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF-", "a PDF document"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"\xfd7zXZ\x00", "an xz archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"Rar!\x1a\x07", "a RAR archive"),
+    (b"SQLite format 3\x00", "a SQLite database"),
+)
+# Bytes text holds (but for tabs, line and page breaks, Ctrl-Z and escape) and a binary file
+# holds plenty of (NUL above all).
+_CONTROL_BYTES = bytes(sorted(set(range(32)) - set(b"\t\n\x0b\x0c\r\x1a\x1b") | {127}))
+
+
+# The reader decodes as errors="replace" does (each undecodable sequence becomes U+FFFD) and
+# counts them, on the table being read in this thread: the import can then say the encoding
+# looks wrong. The handler runs only where a decoding error is, so reading costs nothing more.
+_reading = threading.local()
+_REPLACE = "nurturedesk.replace"
+
+
+def _replace_counted(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    table = getattr(_reading, "table", None)
+    if table is not None:
+        table.replaced += 1
+    return "\ufffd", exc.end
+
+
+codecs.register_error(_REPLACE, _replace_counted)
+
+
 class TableError(UserError):
     """The file cannot be read as a table (not a spreadsheet, damaged, empty)."""
+
+
+def _not_a_table(path: Path, kind: str = "") -> TableError:
+    what = f" (it is {kind})" if kind else ""
+    return TableError(f"{path.name} is not a text (CSV/TSV) or .xlsx file{what}.")
 
 
 @dataclass
@@ -58,11 +101,12 @@ class Table:
     encoding: str = ""
     delimiter: str = ""
     size: int = 0
-    header_row: int = 1  # spreadsheet number of the header row
+    header_row: int = 1  # spreadsheet number of the header row (0: the file has none)
     _position: Any = field(default=None, repr=False)  # callable -> bytes read / rows read
     _total_rows: int | None = field(default=None, repr=False)
     _raw: Any = field(default=None, repr=False)
     _reader: Any = field(default=None, repr=False)  # the csv reader of records()
+    replaced: int = 0  # characters the last reading could not decode (now U+FFFD)
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         """(spreadsheet row number, cells) for every data row, blank rows included."""
@@ -86,14 +130,18 @@ class Table:
         # `close()` closes the file.
         self.close()
         raw = self.path.open("rb")
-        text = self._raw = io.TextIOWrapper(
-            raw, encoding=self.encoding, errors="replace", newline=""
-        )
+        text = self._raw = self._decoded(raw)
         self._position = raw.tell
         reader = self._reader = csv.reader(text, delimiter=self.delimiter)
         for _ in range(self.header_row):
             next(reader, None)
         return reader
+
+    def _decoded(self, raw: BinaryIO) -> io.TextIOWrapper:
+        """The file as text, what cannot be decoded counted in `replaced` (from 0 again)."""
+        self.replaced = 0
+        _reading.table = self
+        return io.TextIOWrapper(raw, encoding=self.encoding, errors=_REPLACE, newline="")
 
     def lines_read(self) -> int | None:
         """Lines of the file that records() has gone through so far (CSV only): more than
@@ -116,7 +164,7 @@ class Table:
 
     def _csv_rows(self) -> Iterator[tuple[int, list[str]]]:
         with self.path.open("rb") as raw:
-            text = io.TextIOWrapper(raw, encoding=self.encoding, errors="replace", newline="")
+            text = self._decoded(raw)
             self._position = raw.tell
             reader = csv.reader(text, delimiter=self.delimiter)
             number = 0
@@ -151,12 +199,14 @@ def open_table(
 
     The header is the first row that is not blank or, if `is_header` accepts one of the
     first HEADER_SEARCH non-blank rows, that one (title lines above the header are passed
-    over)."""
+    over). A file whose first row holds an address has no header (see _find_header)."""
     path = Path(path)
+    if encoding:
+        check_encoding(encoding)
     try:
         size = path.stat().st_size
         with path.open("rb") as fh:
-            head = fh.read(8)
+            head = fh.read(16)
     except FileNotFoundError as exc:
         raise TableError(f"There is no file {path}.") from exc
     except IsADirectoryError as exc:
@@ -165,6 +215,9 @@ def open_table(
         raise TableError(f"Cannot read {path}: {exc.strerror}.") from exc
     if size == 0:
         raise TableError(f"{path.name} is empty.")
+    for signature, kind in _SIGNATURES:
+        if head.startswith(signature):
+            raise _not_a_table(path, kind)
     if head.startswith(b"PK\x03\x04"):
         return _open_xlsx(path, size, is_header)
     if head.startswith(b"\xd0\xcf\x11\xe0"):
@@ -177,11 +230,20 @@ def open_table(
 def _find_header(
     rows: Iterable[list[str]], is_header: Callable[[list[str]], bool] | None
 ) -> tuple[list[str], int] | None:
-    """The header row and its number among `rows` (see open_table), or None if all blank."""
+    """The header row and its number among `rows` (see open_table), or None if all blank.
+
+    A first row holding an address that `is_header` does not accept is data, not a header
+    (a list of addresses, one a line, has none): the columns are then named by position
+    and the number is that of the row before it, so that the row is read as data."""
+    rows = iter(rows)
     candidates: list[tuple[list[str], int]] = []  # the first non-blank rows, numbered
     for number, cells in enumerate(rows, 1):
         if any(c.strip() for c in cells):
-            if is_header is None or is_header(cells):
+            if is_header is not None and is_header(cells):
+                return cells, number
+            if not candidates and any(map(ADDRESS_SHAPE.fullmatch, cells)):
+                return _headerless(cells, rows), number - 1
+            if is_header is None:
                 return cells, number
             candidates.append((cells, number))
             if len(candidates) > HEADER_SEARCH:
@@ -198,6 +260,16 @@ def _find_header(
     return candidates[0]
 
 
+def _headerless(first: list[str], rows: Iterable[list[str]]) -> list[str]:
+    """Column names by position for a file without a header, as wide as its first rows
+    (up to their last non-blank cell: an Excel sheet's formatted empty columns do not count)."""
+    width = 0
+    for cells in chain([first], islice(rows, HEADER_SEARCH)):
+        filled = [i for i, c in enumerate(cells) if c.strip()]
+        width = max(width, filled[-1] + 1 if filled else 0)
+    return [column_name(i) for i in range(width)]
+
+
 def _open_csv(
     path: Path,
     size: int,
@@ -205,16 +277,19 @@ def _open_csv(
     delimiter: str | None,
     is_header: Callable[[list[str]], bool] | None,
 ) -> Table:
-    if encoding:
-        try:
-            codecs.lookup(encoding)
-        except LookupError as exc:
-            raise TableError(f"Unknown encoding {encoding!r}.") from exc
-    else:
+    if not encoding:
         encoding = detect_encoding(path)
     with path.open("rb") as raw:
         sample = raw.read(SAMPLE_BYTES)
-    text = sample.decode(encoding, errors="replace")
+    if _looks_binary(sample) and not codecs.lookup(encoding).name.startswith(("utf-16", "utf-32")):
+        raise _not_a_table(path)
+    try:
+        # As the reader will: its incremental decoder (UTF-16 and UTF-32 want their BOM).
+        text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(
+            sample, final=len(sample) >= size
+        )
+    except UnicodeError as exc:
+        raise TableError(f"{path.name} cannot be read as {encoding}: {exc}.") from exc
     if text.startswith("\ufeff"):
         text = text[1:]
     # Excel's "sep=;" first line names the delimiter; it is a row of the file, not the header.
@@ -247,10 +322,11 @@ def _open_csv(
 
 def _load_workbook(path: Path) -> Any:
     import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         return openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, InvalidFileException) as exc:
         raise TableError(f"{path.name} is not a readable Excel (.xlsx) file: {exc}.") from exc
 
 
@@ -284,7 +360,33 @@ def _xlsx_iter(path: Path, table: Table | None = None) -> Iterator[list[str]]:
         book.close()
 
 
+def check_encoding(name: str) -> None:
+    """A UserError unless `name` is an encoding text files are written in."""
+    try:
+        info = codecs.lookup(name)
+    except (LookupError, ValueError) as exc:
+        raise TableError(f"Unknown encoding {name!r}.") from exc
+    # rot13, base64, zlib, ... turn bytes into bytes; punycode and idna encode domain names.
+    if not getattr(info, "_is_text_encoding", True) or info.name in ("punycode", "idna"):
+        raise TableError(f"{name!r} is not a text encoding.")
+
+
+def _looks_binary(sample: bytes) -> bool:
+    """NUL bytes, and control bytes in more than 1 % of the sample: no CSV holds that many
+    (a stray NUL or two in a text export does not count). UTF-16 and UTF-32 do: the caller
+    asks for the others only."""
+    if b"\x00" not in sample or _looks_utf16(sample):  # (UTF-16 read as another encoding)
+        return False
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
+    return controls * 100 > len(sample)
+
+
 def _open_xlsx(path: Path, size: int, is_header: Callable[[list[str]], bool] | None) -> Table:
+    # A zip without Excel's xl/ folder is an archive or another office document (a damaged
+    # one is left to the readers below, which say it is damaged).
+    with contextlib.suppress(zipfile.BadZipFile, OSError), zipfile.ZipFile(path) as book:
+        if not any(name.startswith("xl/") for name in book.namelist()):
+            raise _not_a_table(path, "a zip archive")
     rows = _xlsx_iter(path)
     try:
         found = _find_header(rows, is_header)
@@ -317,12 +419,17 @@ def cell_text(value: object) -> str:
     return str(value)
 
 
+def column_name(index: int) -> str:
+    """The name of a column that has none (0 -> "Column 1")."""
+    return f"Column {index + 1}"
+
+
 def unique_headers(cells: list[str]) -> list[str]:
     """Header names made usable: trimmed, blanks named by position, repeats numbered."""
     result: list[str] = []
     seen: set[str] = set()
     for i, cell in enumerate(cells):
-        name = " ".join(str(cell).split()) or f"Column {i + 1}"
+        name = " ".join(str(cell).split()) or column_name(i)
         candidate, n = name, 2
         while candidate.casefold() in seen:
             candidate = f"{name} ({n})"

@@ -317,6 +317,7 @@ class ImportDialog(QDialog):
             text += f"\n… and {more:,} more rejected."
         if result.rejected_file:
             text += f"\nSkipped and rejected rows, with the reason, are in {result.rejected_file}"
+        text += "".join(f"\nWarning: {warning}." for warning in result.warnings)
         self.status.setText(text)
         self.cancel_button.setText("Close")
         self.imported.emit(result, self.options)

@@ -205,3 +205,23 @@ def test_ctrl_c_during_an_import_rolls_it_back_with_one_line(tmp_path: Path) -> 
     assert err == "nurturedesk: Import cancelled; nothing was imported.\n"
     assert out == ""
     assert _state(ws) == before  # one lead, no import, indexes and all
+
+
+def test_workspace_paths_that_are_no_workspace_get_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "leads.csv"
+    src.write_text("email\nann@example.com\n")
+    assert main(["-w", str(tmp_path), "import", str(src)]) == 1
+    assert (
+        capsys.readouterr().err == f"nurturedesk: {tmp_path} is a folder, not a workspace file.\n"
+    )
+    typo = tmp_path / "typo" / "dir"
+    assert main(["-w", str(typo / "w.sqlite"), "import", str(src)]) == 1
+    assert capsys.readouterr().err == f"nurturedesk: Folder {typo} does not exist.\n"
+    assert not (tmp_path / "typo").exists()
+    # `demo` sets a workspace up, folder and all; so does the first run on the default one.
+    assert main(["-w", str(tmp_path / "new" / "demo.sqlite"), "demo", "--leads", "3"]) == 0
+    assert (tmp_path / "new" / "demo.sqlite").exists()
+    assert main(["lead", "add", "--email", "first@example.com"]) == 0
+    assert (Path(os.environ["XDG_DATA_HOME"]) / "NurtureDesk" / "workspace.sqlite").exists()

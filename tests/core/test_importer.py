@@ -253,6 +253,46 @@ def ascii_rows(size: int) -> bytes:
 MIB = 1 << 20
 
 
+def test_an_encoding_that_cannot_read_the_file_gets_one_line(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    before = snapshot(workspace)
+    path = write_csv(tmp_path / "l.csv", [["email", "name"], ["ann@example.com", "Ann"]])
+    for encoding, message in [
+        ("rot13", "'rot13' is not a text encoding."),
+        ("base64", "'base64' is not a text encoding."),
+        ("hex", "'hex' is not a text encoding."),
+        ("zlib", "'zlib' is not a text encoding."),
+        ("punycode", "'punycode' is not a text encoding."),
+        ("nosuch", "Unknown encoding 'nosuch'."),
+        ("utf-16", "l.csv cannot be read as utf-16: UTF-16 stream does not start with BOM."),
+        ("utf-32", "l.csv cannot be read as utf-32: UTF-32 stream does not start with BOM."),
+    ]:
+        for attempt in (preview_import, lambda p, o: import_file(workspace, p, o)):
+            with pytest.raises(UserError) as error:
+                attempt(path, ImportOptions(encoding=encoding))
+            assert str(error.value) == message
+    assert snapshot(workspace) == before
+
+
+def test_characters_the_encoding_cannot_read_are_reported(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    path = tmp_path / "latin.csv"
+    rows = "".join(f"lead{i}@example.com,Ren\xe9e,M\xfcller\n" for i in range(3000))
+    path.write_bytes(("email,first name,last name\n" + rows).encode("cp1252"))
+    result = import_file(workspace, path, ImportOptions(encoding="utf-8", dry_run=True))
+    assert result.imported == 3000
+    assert result.warnings == ("6,000 characters could not be read as utf-8; check the encoding",)
+    assert result.as_json()["warnings"] == list(result.warnings)
+    result = import_file(workspace, path, ImportOptions(encoding="cp1252"))
+    assert (result.imported, result.warnings) == (3000, ())
+    assert leads.find_lead(workspace, "lead7@example.com").last_name == "M\xfcller"
+    # A replacement character the file really holds is read, not a reading error.
+    path.write_text("email,name\nbo@example.com,Bo \ufffd\n", encoding="utf-8")
+    assert import_file(workspace, path, ImportOptions(encoding="utf-8")).warnings == ()
+
+
 def test_a_utf8_letter_cut_by_the_blocks_the_check_reads_is_utf8(tmp_path: Path) -> None:
     path = tmp_path / "list.csv"
     path.write_bytes(
@@ -452,6 +492,44 @@ def test_title_lines_above_the_header_are_passed_over(workspace: Workspace, tmp_
     assert leads.find_lead(workspace, "bo@example.com").first_name == "Bo"
 
 
+def test_a_file_without_a_header_keeps_its_first_row(workspace: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "no-header.csv"
+    path.write_text("a@x.com,Ann,Acme\nbob@example.invalid,Bob,Beta\nc@x.com,Cy,Gamma\n")
+    preview = preview_import(path)
+    assert preview.header == ["Column 1", "Column 2", "Column 3"]
+    assert preview.mapping == ["email", "custom:Column 2", "custom:Column 3"]
+    assert preview.row_numbers == [1, 2, 3]
+    # The wizard sends back the mapping it showed: the same columns, the same rows.
+    shown = ImportOptions(mapping=dict(zip(preview.header, preview.mapping, strict=True)))
+    result = import_file(workspace, path, ImportOptions(shown.mapping, dry_run=True))
+    assert (result.rows, result.imported, result.rejected) == (3, 2, 1)
+    result = import_file(workspace, path, ImportOptions(unknown_columns="ignore"))
+    assert (result.rows, result.imported, result.rejected) == (3, 2, 1)
+    assert {c.email for c in leads.list_leads(workspace, leads.LeadFilter())} == {
+        "a@x.com",
+        "c@x.com",
+    }
+    assert leads.find_lead(workspace, "a@x.com").custom_fields == {}
+    assert report_rows(result.rejected_file)[0]["row"] == "2"
+
+    # The commonest list of all: addresses, one a line (a blank line first, one between).
+    path = tmp_path / "addresses.txt"
+    path.write_text("\nann@example.com\n\nbo@example.com\ncy@example.com\n")
+    result = import_file(workspace, path)
+    assert (result.rows, result.imported, result.blank_rows) == (3, 3, 1)
+    assert result.mapping == (("Column 1", "email"),)
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in (["dee@example.com", "Dee", None, None], ["eve@example.com", "Eve", None, None]):
+        sheet.append(row)
+    book.save(tmp_path / "no-header.xlsx")
+    result = import_file(workspace, tmp_path / "no-header.xlsx")
+    assert (result.rows, result.imported) == (2, 2)
+    assert leads.find_lead(workspace, "dee@example.com").custom_fields == {"Column 2": "Dee"}
+
+
 def test_xlsx_with_numbers_dates_and_unknown_columns(workspace: Workspace, tmp_path: Path) -> None:
     book = Workbook()
     sheet = book.active
@@ -520,6 +598,48 @@ def test_unreadable_files_get_a_clear_message(tmp_path: Path, workspace: Workspa
     ]:
         with pytest.raises(TableError, match=message):
             import_file(workspace, tmp_path / name)
+
+
+def test_a_file_that_is_not_text_is_named_as_such(workspace: Workspace, tmp_path: Path) -> None:
+    import gzip
+    import zipfile
+
+    before = snapshot(workspace)
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 5
+    (tmp_path / "photo.csv").write_bytes(png)
+    (tmp_path / "leads.csv.gz").write_bytes(gzip.compress(b"email\nann@example.com\n" * 50))
+    (tmp_path / "pixels.csv").write_bytes(bytes(range(256)) * 8)  # no known signature
+    with zipfile.ZipFile(tmp_path / "leads.zip", "w") as archive:
+        archive.writestr("leads.csv", "email\nann@example.com\n")
+    assert workspace.path is not None
+    for path, kind in [
+        (tmp_path / "photo.csv", " (it is a PNG image)"),
+        (tmp_path / "leads.csv.gz", " (it is a gzip archive)"),
+        (tmp_path / "pixels.csv", ""),
+        (tmp_path / "leads.zip", " (it is a zip archive)"),
+        (workspace.path, " (it is a SQLite database)"),
+    ]:
+        for attempt in (preview_import, lambda p: import_file(workspace, p)):
+            with pytest.raises(TableError) as error:
+                attempt(path)
+            assert str(error.value) == f"{path.name} is not a text (CSV/TSV) or .xlsx file{kind}."
+    assert snapshot(workspace) == before
+    # A stray NUL in a text export is no reason to refuse it.
+    path = tmp_path / "stray.csv"
+    path.write_bytes(b"email,name\nann@example.com,Ann\x00\n" + b"bo@example.com,Bo\n" * 50)
+    assert import_file(workspace, path).imported == 2
+
+
+def test_messages_quote_column_names_short(workspace: Workspace, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "wide.csv", [[f"{i} " + "long name " * 30 for i in range(40)]])
+    with pytest.raises(UserError) as error:
+        import_file(workspace, path)
+    message = str(error.value)
+    assert message.startswith("No column holds the email address")
+    assert len(message) < 500 and "and 30 more" in message
+    with pytest.raises(UserError) as error:
+        preview_import(path, ImportOptions(mapping={"Mail": "email"}))
+    assert len(str(error.value)) < 500
 
 
 def test_stage_tags_and_source_options(workspace: Workspace, tmp_path: Path) -> None:

@@ -153,3 +153,32 @@ def test_bulk_delete_says_how_the_leads_can_really_come_back(
     assert code == 0 and out.startswith("Deleted 1 leads. There is no undo from the command line")
     assert "GUI" not in out and "`nurturedesk backups`" in out
     assert run(capsys, "lead", "list", "-w", ws)[1] == ""
+
+
+def test_encodings_and_files_that_are_no_text_get_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = str(tmp_path / "w.sqlite")
+    src = tmp_path / "leads.csv"
+    src.write_bytes("email,name\nann@example.com,Ren\xe9e\n".encode("cp1252"))
+    for encoding, message in [
+        ("rot13", "nurturedesk: 'rot13' is not a text encoding.\n"),
+        ("nosuch", "nurturedesk: Unknown encoding 'nosuch'.\n"),
+        ("utf-16", "nurturedesk: leads.csv cannot be read as utf-16: UTF-16 stream does not"),
+    ]:
+        code, _, err = run(capsys, "import", str(src), "-w", ws, "--encoding", encoding)
+        assert code == 1 and err.startswith(message) and err.count("\n") == 1
+    code, out, _ = run(capsys, "import", str(src), "-w", ws, "--encoding", "utf-8", "--dry-run")
+    assert code == 0
+    assert "Warning: 1 character could not be read as utf-8; check the encoding." in out
+    code, out, _ = run(capsys, "import", str(src), "-w", ws, "--encoding", "ascii", "--json")
+    assert json.loads(out)["warnings"] == [
+        "1 character could not be read as ascii; check the encoding"
+    ]
+    photo = tmp_path / "photo.csv"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 6)
+    code, _, err = run(capsys, "import", str(photo), "-w", ws)
+    assert (code, err) == (
+        1,
+        "nurturedesk: photo.csv is not a text (CSV/TSV) or .xlsx file (it is a PNG image).\n",
+    )
