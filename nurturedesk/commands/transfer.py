@@ -112,10 +112,19 @@ def list_imports(ctx: Context) -> int:
 
 
 def undo(ctx: Context) -> int:
-    result = importer.undo_import(ctx.workspace(), ctx.args.batch)
+    ws, batch = ctx.workspace(), ctx.args.batch
+    busy = importer.worked_on_since(ws, batch)
+    if busy and not ctx.args.force:
+        raise UserError(
+            f"{busy:,} of the leads import #{batch} added were edited, moved or had an"
+            " interaction since; undoing the import removes them, and that with them. Run"
+            " again with --force to undo it anyway."
+        )
+    result = importer.undo_import(ws, batch)
+    kept = f" ({result.kept:,} keep what was changed since)" if result.kept else ""
     print(
-        f"Import #{ctx.args.batch} undone: {result.removed:,} leads removed, "
-        f"{result.restored:,} restored to how they were."
+        f"Import #{batch} undone: {result.removed:,} leads removed, "
+        f"{result.restored:,} restored to how they were{kept}."
     )
     return 0
 
@@ -159,3 +168,8 @@ def register(cli: CommandLine) -> None:
     p.add_argument("--json", action="store_true")
     p = cli.command("undo", undo, "take an import back as a whole", group="imports")
     p.add_argument("batch", type=int, help="import number (see `imports list`)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="undo even if leads it added were worked on since (they go too)",
+    )

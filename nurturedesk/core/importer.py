@@ -45,9 +45,11 @@ from sqlalchemy import (
     String,
     bindparam,
     delete,
+    exists,
     func,
     insert,
     literal,
+    or_,
     select,
     update,
 )
@@ -63,6 +65,7 @@ from nurturedesk.core.models import (
     Base,
     ImportBatch,
     ImportBatchUpdate,
+    Interaction,
     Lead,
     Stage,
     StageHistory,
@@ -1072,6 +1075,8 @@ class _ImportRun:
                     # Let go of the address index while the collector is still off: back
                     # on, it would walk each of its 100,000s of entries once more.
                     self.seen.clear()
+                if self.imaged:
+                    self._keep_after_images(conn, batch_id)
                 last_id = self.next_id - 1
                 batch.finished_at = ws.clock.now()
                 batch.rows = self.rows
@@ -1489,6 +1494,24 @@ class _ImportRun:
             raise ImportCancelled()
         self._report_progress(rows, "saving")
 
+    def _keep_after_images(self, conn: Connection, batch_id: int) -> None:
+        """Beside each updated lead's before-image, the lead as this import left it: undone
+        later, the import puts back only what is still as it left it, not what someone
+        changed since."""
+        images = conn.execute(
+            select(ImportBatchUpdate.id, ImportBatchUpdate.lead_id, ImportBatchUpdate.before).where(
+                ImportBatchUpdate.batch_id == batch_id
+            )
+        ).all()
+        now = _lead_images(conn, [lead_id for _id, lead_id, _before in images])
+        conn.execute(
+            update(ImportBatchUpdate).where(ImportBatchUpdate.id == _bind("b_id")),
+            [
+                {"b_id": image_id, "before": {**before, "after": now[lead_id]}}
+                for image_id, lead_id, before in images
+            ],
+        )
+
     def _maybe_defer_indexes(self, conn: Connection, rows: int) -> None:
         """Decided once, at the first full chunk: if the file holds many more new leads than
         the workspace has rows, drop the leads' secondary indexes now and create them again
@@ -1642,6 +1665,29 @@ class _ImportRun:
             )
 
 
+def _lead_images(conn: Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """What an import's undo compares and puts back of each lead: its text fields, custom
+    fields, tags and when it was last changed (as JSON holds them)."""
+    images: dict[int, dict[str, Any]] = {}
+    cols = [Lead.id, *(getattr(Lead, f) for f in TEXT_FIELDS), Lead.custom_fields, Lead.updated_at]
+    for start in range(0, len(ids), 900):
+        part = ids[start : start + 900]
+        for row in conn.execute(select(*cols).where(Lead.id.in_(part))):
+            image = dict(row._mapping)
+            lead_id = image.pop("id")
+            image["custom_fields"] = dict(image["custom_fields"] or {})
+            image["updated_at"] = image["updated_at"].isoformat()
+            image["tag_ids"] = []
+            images[lead_id] = image
+        for lead_id, tag_id in conn.execute(
+            select(lead_tags.c.lead_id, lead_tags.c.tag_id)
+            .where(lead_tags.c.lead_id.in_(part))
+            .order_by(lead_tags.c.tag_id)
+        ):
+            images[lead_id]["tag_ids"].append(tag_id)
+    return images
+
+
 def _bind(name: str, type_: Any = None) -> Any:
     return bindparam(name, type_=type_)
 
@@ -1696,11 +1742,63 @@ def list_batches(workspace: Workspace, limit: int = 50) -> list[BatchInfo]:
 class UndoImportResult:
     removed: int  # leads the import had created
     restored: int  # leads it had updated, put back as they were
+    kept: int = 0  # of those, leads changed again since: what changed since was kept
+
+
+def worked_on_since(workspace: Workspace, batch_id: int) -> int:
+    """Leads an import added that have a life of their own since: edited, moved to another
+    stage, or with an interaction (an email opened, a call logged). Undoing the import
+    removes them, and that with them: the CLI and the window ask first."""
+    with workspace.session() as session:
+        batch = session.get(ImportBatch, batch_id)
+        if batch is None or batch.first_lead_id is None or batch.last_lead_id is None:
+            return 0
+        since = batch.finished_at or batch.started_at
+        return int(
+            session.scalar(
+                select(func.count()).where(
+                    Lead.id.between(batch.first_lead_id, batch.last_lead_id),
+                    or_(
+                        Lead.updated_at > since,
+                        Lead.stage_entered_at > since,
+                        exists().where(Interaction.lead_id == Lead.id),
+                    ),
+                )
+            )
+            or 0
+        )
+
+
+def _put_back(lead: Lead, before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Undo one lead's update where it is still as the import left it (each field, each
+    custom field); what was changed since stays. True if anything was kept that way."""
+    kept = False
+    for name in TEXT_FIELDS:
+        was, became = before.get(name, ""), after.get(name, "")
+        if getattr(lead, name) == became:
+            setattr(lead, name, was)
+        elif was != became:
+            kept = True
+    custom = dict(lead.custom_fields or {})
+    was_custom, became_custom = before.get("custom_fields", {}), after.get("custom_fields", {})
+    for key in set(was_custom) | set(became_custom):
+        if custom.get(key) == became_custom.get(key):
+            if key in was_custom:
+                custom[key] = was_custom[key]
+            else:
+                custom.pop(key, None)
+        elif was_custom.get(key) != became_custom.get(key):
+            kept = True
+    lead.custom_fields = custom
+    if not kept and lead.updated_at.isoformat() == after.get("updated_at"):
+        lead.updated_at = datetime.fromisoformat(before["updated_at"])
+    return kept
 
 
 def undo_import(workspace: Workspace, batch_id: int) -> UndoImportResult:
     """Take a finished import back as a whole: its new leads are erased, the leads it
-    updated get their earlier values and tags back, the tags it created go if unused."""
+    updated get back the values and tags it changed (unless changed again since), the
+    tags it created go if unused."""
     with workspace.session() as session:
         batch = session.get(ImportBatch, batch_id)
         if batch is None:
@@ -1720,29 +1818,41 @@ def undo_import(workspace: Workspace, batch_id: int) -> UndoImportResult:
                     session.execute(delete(table).where(table.c.lead_id.in_(ids)))
             result = session.execute(delete(Lead).where(in_batch))
             removed = int(result.rowcount or 0)  # type: ignore[attr-defined]
-        restored = 0
+        restored = kept = 0
         befores = session.scalars(
             select(ImportBatchUpdate).where(ImportBatchUpdate.batch_id == batch_id)
         ).all()
         for item in befores:
             before = dict(item.before)
-            tag_ids = before.pop("tag_ids", [])
+            after = before.pop("after", None)  # (imports before this was kept: none)
+            tag_ids = set(before.pop("tag_ids", []))
             lead = session.get(Lead, item.lead_id)
             if lead is None:
                 continue
-            for name in TEXT_FIELDS:
-                setattr(lead, name, before.get(name, ""))
-            lead.custom_fields = before.get("custom_fields", {})
-            lead.updated_at = datetime.fromisoformat(before["updated_at"])
+            if after is not None:
+                kept += _put_back(lead, before, after)
+                # Only the tags the import added (and the lead still has) come off.
+                added = set(after.get("tag_ids", [])) - tag_ids
+                session.execute(
+                    delete(lead_tags).where(
+                        lead_tags.c.lead_id == lead.id, lead_tags.c.tag_id.in_(added)
+                    )
+                )
+            else:
+                for name in TEXT_FIELDS:
+                    setattr(lead, name, before.get(name, ""))
+                lead.custom_fields = before.get("custom_fields", {})
+                lead.updated_at = datetime.fromisoformat(before["updated_at"])
+                session.execute(delete(lead_tags).where(lead_tags.c.lead_id == lead.id))
+                existing_tags = set(session.scalars(select(Tag.id).where(Tag.id.in_(tag_ids))))
+                if existing_tags:
+                    session.execute(
+                        lead_tags.insert(),
+                        [{"lead_id": lead.id, "tag_id": t} for t in existing_tags],
+                    )
             lead.search_text = (
                 f"{lead.first_name} {lead.last_name} {lead.email} {lead.company}".lower()
             )
-            session.execute(delete(lead_tags).where(lead_tags.c.lead_id == lead.id))
-            existing_tags = set(session.scalars(select(Tag.id).where(Tag.id.in_(tag_ids))))
-            if existing_tags:
-                session.execute(
-                    lead_tags.insert(), [{"lead_id": lead.id, "tag_id": t} for t in existing_tags]
-                )
             stage_ids.add(lead.stage_id)
             restored += 1
         for tag_id in batch.created_tag_ids or []:
@@ -1752,4 +1862,4 @@ def undo_import(workspace: Workspace, batch_id: int) -> UndoImportResult:
         session.execute(delete(ImportBatchUpdate).where(ImportBatchUpdate.batch_id == batch_id))
         batch.undone_at = workspace.clock.now()
     workspace.events.publish(LeadsChanged((), tuple(stage_ids), "import undone"))
-    return UndoImportResult(removed, restored)
+    return UndoImportResult(removed, restored, kept)

@@ -16,7 +16,8 @@ from openpyxl import Workbook
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
-from nurturedesk.core import leads
+from nurturedesk.core import bulk, leads
+from nurturedesk.core.clock import FakeClock
 from nurturedesk.core.db import Workspace
 from nurturedesk.core.errors import NotFoundError, UserError
 from nurturedesk.core.importer import (
@@ -28,7 +29,10 @@ from nurturedesk.core.importer import (
     list_batches,
     preview_import,
     undo_import,
+    worked_on_since,
 )
+from nurturedesk.core.interactions import log_interactions
+from nurturedesk.core.stages import find_stage
 from nurturedesk.core.tabular import TableError, detect_encoding, open_table
 from nurturedesk.core.validation import normalize_email
 
@@ -704,6 +708,61 @@ def test_undone_import_leaves_the_workspace_as_before(workspace: Workspace, tmp_
     assert snapshot(workspace) == before
     with pytest.raises(UserError, match="already undone"):
         undo_import(workspace, result.batch_id)
+
+
+def test_undo_puts_back_only_what_is_still_as_the_import_left_it(
+    workspace: Workspace, tmp_path: Path, clock: FakeClock
+) -> None:
+    """Undone weeks later, an import must not wipe out what happened since: a later
+    import's title, a tag a user added. What it changed and nobody touched since goes back."""
+    lead_id = leads.add_lead(
+        workspace,
+        leads.LeadData(
+            email="z@example.com",
+            company="Acme",
+            title="Eng",
+            custom_fields={"City": "Paris"},
+            tags=("keep",),
+        ),
+    ).id
+    header = ["Email", "Company", "Title", "City", "Tags"]
+    first = import_file(
+        workspace,
+        write_csv(
+            tmp_path / "a.csv", [header, ["z@example.com", "Acme Inc", "Lead", "Lyon", "fair"]]
+        ),
+        ImportOptions(on_duplicate="update"),
+    )
+    clock.advance(days=3)
+    import_file(
+        workspace,
+        write_csv(tmp_path / "b.csv", [["Email", "Title"], ["z@example.com", "CTO"]]),
+        ImportOptions(on_duplicate="update"),
+    )
+    bulk.tag_leads(workspace, [lead_id], "later")
+    assert first.batch_id is not None
+
+    undone = undo_import(workspace, first.batch_id)
+
+    lead = leads.get_lead(workspace, lead_id)
+    assert (lead.company, lead.custom_fields) == ("Acme", {"City": "Paris"})  # put back
+    assert lead.title == "CTO"  # the later import's, kept
+    assert lead.tags == ("keep", "later")  # the import's "fair" came off, the user's stays
+    assert (undone.restored, undone.kept) == (1, 1)
+
+
+def test_leads_worked_on_since_an_import_are_counted_before_it_is_undone(
+    workspace: Workspace, tmp_path: Path, clock: FakeClock
+) -> None:
+    rows = [["Email"], ["a@example.com"], ["b@example.com"], ["c@example.com"]]
+    result = import_file(workspace, write_csv(tmp_path / "l.csv", rows))
+    assert result.batch_id is not None
+    assert worked_on_since(workspace, result.batch_id) == 0
+    clock.advance(hours=1)
+    a, b = (leads.find_lead(workspace, e).id for e in ("a@example.com", "b@example.com"))
+    leads.move_leads(workspace, [a], find_stage(workspace, "Nurturing").id)
+    log_interactions(workspace, [b], "call")
+    assert worked_on_since(workspace, result.batch_id) == 2
 
 
 def test_cancel_leaves_nothing(workspace: Workspace, tmp_path: Path) -> None:

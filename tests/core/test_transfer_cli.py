@@ -182,3 +182,21 @@ def test_encodings_and_files_that_are_no_text_get_one_line(
         1,
         "nurturedesk: photo.csv is not a text (CSV/TSV) or .xlsx file (it is a PNG image).\n",
     )
+
+
+def test_undoing_an_import_whose_leads_were_worked_on_asks_for_force(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = str(tmp_path / "w.sqlite")
+    src = tmp_path / "list.csv"
+    src.write_text("Email\nann@example.com\nbob@example.com\n", encoding="utf-8")
+    assert run(capsys, "import", str(src), "-w", ws)[0] == 0
+    assert run(capsys, "lead", "move", "ann@example.com", "Nurturing", "-w", ws)[0] == 0
+    code, _, err = run(capsys, "imports", "undo", "1", "-w", ws)
+    assert code == 1
+    assert "1 of the leads import #1 added were edited, moved or had an interaction" in err
+    assert "--force" in err
+    code, out, _ = run(capsys, "lead", "list", "-w", ws)
+    assert "ann@example.com" in out  # nothing was undone
+    code, out, _ = run(capsys, "imports", "undo", "1", "--force", "-w", ws)
+    assert code == 0 and "2 leads removed" in out
