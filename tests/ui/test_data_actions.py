@@ -295,3 +295,19 @@ def test_right_click_on_a_card_opens_the_lead_menu(qtbot: QtBot, window: MainWin
     popup = QApplication.activePopupWidget()
     assert popup is window.menu("lead")
     popup.close()
+
+
+def test_export_to_a_folder_that_cannot_be_written_says_why(
+    qtbot: QtBot, window: MainWindow, unwritable_dir: Path
+) -> None:
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    add(window.workspace, "a@example.com")
+    out = unwritable_dir / "leads.csv"
+    assert window.data_actions.export(str(out)) is None  # type: ignore[attr-defined]
+    message = window.statusBar().currentMessage()
+    assert message.startswith(f"Could not write {out}: "), message
+    box = QApplication.activeModalWidget()  # a plain warning, not the crash dialog
+    assert isinstance(box, QMessageBox) and box.icon() == QMessageBox.Icon.Warning
+    assert box.text() == message
+    box.close()
