@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 # Reasons after which the tag/owner/source filter menus may have new choices.
 _REFILL = ("import undone", "tagged", "untagged", "tags restored", "owner", "forgotten")
+# The save dialog's filters and the format each one writes.
+_EXPORT_FILTERS = {"CSV (*.csv)": "csv", "Excel (*.xlsx)": "xlsx"}
 
 
 class DataActions:
@@ -167,15 +169,37 @@ class DataActions:
             10_000,
         )
 
+    def _ask_export_path(self) -> str | None:
+        path, chosen = QFileDialog.getSaveFileName(
+            self.window, "Export leads", str(Path.home() / "leads.csv"), ";;".join(_EXPORT_FILTERS)
+        )
+        if not path:
+            return None
+        target = Path(path)
+        fmt = _EXPORT_FILTERS.get(chosen)
+        # A name typed without .csv/.xlsx would become a CSV without a suffix, whatever the
+        # filter said: the filter's suffix is added, and so its format written.
+        if fmt is not None and target.suffix.lower().lstrip(".") not in exporter.FORMATS:
+            target = target.with_name(f"{target.name}.{fmt}")
+            # The dialog asked about replacing the name typed, not this one.
+            if target.exists() and not self._confirm_replace(target):
+                return None
+        return str(target)
+
+    def _confirm_replace(self, target: Path) -> bool:
+        answer = QMessageBox.question(
+            self.window,
+            "Export leads",
+            f"{target.name} already exists. Replace it?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
     def export(self, path: str | None = None) -> exporter.ExportResult | None:
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(
-                self.window,
-                "Export leads",
-                str(Path.home() / "leads.csv"),
-                "CSV (*.csv);;Excel (*.xlsx)",
-            )
-            if not path:
+            path = self._ask_export_path()
+            if path is None:
                 return None
         flt = self.window.current_filter()
         target = path

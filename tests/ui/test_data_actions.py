@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox
 from pytestqt.qtbot import QtBot
@@ -311,3 +312,39 @@ def test_export_to_a_folder_that_cannot_be_written_says_why(
     assert isinstance(box, QMessageBox) and box.icon() == QMessageBox.Icon.Warning
     assert box.text() == message
     box.close()
+
+
+def test_export_writes_the_format_of_the_chosen_filter_when_the_name_has_no_suffix(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from openpyxl import load_workbook
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    from tests.ui.conftest import when_modal
+
+    add(window.workspace, "a@example.com")
+    typed = tmp_path / "finance_leads"
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", lambda *_args: (str(typed), "Excel (*.xlsx)")
+    )
+    window.data_actions.export_action.trigger()  # type: ignore[attr-defined]
+    out = tmp_path / "finance_leads.xlsx"
+    assert not typed.exists()
+    sheet = load_workbook(out).active
+    assert sheet is not None and sheet["A2"].value == "a@example.com"
+    assert window.statusBar().currentMessage() == f"Exported 1 leads to {out}"
+
+    # The dialog asked about replacing "finance_leads" only: replacing the .xlsx is asked here.
+    out.write_bytes(b"last week's export")
+    questions: list[str] = []
+
+    def keep_it(box: object) -> None:
+        assert isinstance(box, QMessageBox)
+        questions.append(box.text())
+        box.button(QMessageBox.StandardButton.Cancel).click()
+
+    stop = when_modal(qtbot, keep_it)
+    window.data_actions.export_action.trigger()  # type: ignore[attr-defined]
+    stop()
+    assert questions == ["finance_leads.xlsx already exists. Replace it?"]
+    assert out.read_bytes() == b"last week's export"
