@@ -17,6 +17,13 @@ from nurturedesk.ui.busy import run_busy
 from nurturedesk.ui.commands import ErrorReporter, WorkspaceCommand, _plural
 
 
+def none_of(count: int, has: str, has_not: str) -> str:
+    """'None of the 2 selected leads has …' or, for one lead, 'The selected lead has not …'."""
+    if count == 1:
+        return f"The selected lead {has_not}."
+    return f"None of the {count} selected leads {has}."
+
+
 class TagLeadsCommand(WorkspaceCommand):
     def __init__(
         self,

@@ -9,7 +9,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QToolBar
+from PySide6.QtWidgets import (
+    QComboBox,
+    QCompleter,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QMessageBox,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from nurturedesk.core import exporter, importer, privacy
 from nurturedesk.core import leads as lead_service
@@ -20,8 +32,10 @@ from nurturedesk.ui.bulk_commands import (
     EnrolCommand,
     ImportCommand,
     TagLeadsCommand,
+    none_of,
 )
 from nurturedesk.ui.busy import run_busy
+from nurturedesk.ui.commands import _plural
 from nurturedesk.ui.import_dialog import ImportDialog
 from nurturedesk.ui.segments_panel import SegmentFilter, SegmentsDialog
 
@@ -32,6 +46,63 @@ if TYPE_CHECKING:
 _REFILL = ("import undone", "tagged", "untagged", "tags restored", "owner", "forgotten")
 # The save dialog's filters and the format each one writes.
 _EXPORT_FILTERS = {"CSV (*.csv)": "csv", "Excel (*.xlsx)": "xlsx"}
+
+
+class ValuePrompt(QDialog):
+    """Asks for one name (a tag, an owner) for many leads at once. It starts empty and OK
+    needs a name, so Enter pressed at once changes nothing; the existing names are offered
+    in the drop-down and as completions. An optional second button clears the value."""
+
+    def __init__(
+        self,
+        parent: QWidget | None,
+        title: str,
+        label: str,
+        choices: list[str],
+        clear_text: str | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.setMinimumWidth(360)
+        self.cleared = False
+        self.combo = QComboBox()
+        self.combo.setObjectName("promptValue")
+        self.combo.setEditable(True)
+        self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.combo.addItems(choices)
+        self.combo.setCurrentIndex(-1)  # nothing chosen for the user
+        completer = QCompleter(choices, self.combo)  # any part of a name, any case
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self.combo.setCompleter(completer)
+        self.label = QLabel(label)
+        self.label.setBuddy(self.combo)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setEnabled(False)
+        self.combo.editTextChanged.connect(
+            lambda text: self.ok_button.setEnabled(bool(text.strip()))
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        if clear_text is not None:
+            clear = buttons.addButton(clear_text, QDialogButtonBox.ButtonRole.ActionRole)
+            clear.setAutoDefault(False)  # only a click clears, never Enter
+            clear.clicked.connect(self._clear)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.label)
+        layout.addWidget(self.combo)
+        layout.addWidget(buttons)
+
+    def _clear(self) -> None:
+        self.cleared = True
+        self.accept()
+
+    def value(self) -> str:
+        return "" if self.cleared else self.combo.currentText().strip()
 
 
 class DataActions:
@@ -227,16 +298,25 @@ class DataActions:
 
     # --- bulk actions on the selection ---------------------------------------------------
 
-    def _ask(self, title: str, label: str, choices: list[str]) -> str | None:
-        text, ok = QInputDialog.getItem(self.window, title, label, choices, 0, True)
-        text = text.strip()
-        return text if ok and text else None
+    def _prompt(
+        self, title: str, label: str, choices: list[str], clear_text: str | None = None
+    ) -> str | None:
+        """The name typed or chosen; "" if cleared; None if cancelled."""
+        dialog = ValuePrompt(self.window, title, label, choices, clear_text)
+        try:
+            return dialog.value() if dialog.exec() == QDialog.DialogCode.Accepted else None
+        finally:
+            dialog.deleteLater()
 
     def tag_selected(self, tag: str | None = None) -> None:
         ids = self.window.board.selected_lead_ids()
         if not ids:
             return
-        tag = tag or self._ask("Tag leads", "Tag:", lead_service.all_tags(self.workspace))
+        tag = tag or self._prompt(
+            "Tag leads",
+            f"Tag {_plural(len(ids), 'selected lead')}:",
+            lead_service.all_tags(self.workspace),
+        )
         if tag:
             self.window.undo_stack.push(
                 TagLeadsCommand(self.workspace, ids, tag, True, self.window.show_error)
@@ -246,7 +326,16 @@ class DataActions:
         ids = self.window.board.selected_lead_ids()
         if not ids:
             return
-        tag = tag or self._ask("Remove a tag", "Tag:", lead_service.all_tags(self.workspace))
+        if not tag:
+            choices = lead_service.tags_of(self.workspace, ids)
+            if not choices:
+                self.window.statusBar().showMessage(
+                    none_of(len(ids), "has a tag", "has no tag"), 10_000
+                )
+                return
+            tag = self._prompt(
+                "Remove a tag", f"Remove a tag from {_plural(len(ids), 'selected lead')}:", choices
+            )
         if tag:
             self.window.undo_stack.push(
                 TagLeadsCommand(self.workspace, ids, tag, False, self.window.show_error)
@@ -257,13 +346,14 @@ class DataActions:
         if not ids:
             return
         if owner is None:
-            choices = lead_service.distinct_values(self.workspace, "owner")
-            text, ok = QInputDialog.getItem(
-                self.window, "Assign owner", "Owner (empty: nobody):", choices, 0, True
+            owner = self._prompt(
+                "Assign owner",
+                f"Owner of {_plural(len(ids), 'selected lead')}:",
+                lead_service.distinct_values(self.workspace, "owner"),
+                clear_text="Clear Owner",
             )
-            if not ok:
+            if owner is None:
                 return
-            owner = text.strip()
         self.window.undo_stack.push(
             AssignOwnerCommand(self.workspace, ids, owner, self.window.show_error)
         )

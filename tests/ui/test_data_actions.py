@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox
+from PySide6.QtWidgets import QComboBox, QDialogButtonBox, QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
 from nurturedesk.core import leads
@@ -348,3 +348,96 @@ def test_export_writes_the_format_of_the_chosen_filter_when_the_name_has_no_suff
     stop()
     assert questions == ["finance_leads.xlsx already exists. Replace it?"]
     assert out.read_bytes() == b"last week's export"
+
+
+def prompt_parts(prompt: QWidget) -> tuple[str, QComboBox, QDialogButtonBox]:
+    """What a user reads and uses in a bulk prompt: its label, its field and its buttons."""
+    label, combo, buttons = (
+        prompt.findChild(QLabel),
+        prompt.findChild(QComboBox),
+        prompt.findChild(QDialogButtonBox),
+    )
+    assert label is not None and combo is not None and buttons is not None
+    return label.text(), combo, buttons
+
+
+def test_bulk_tag_prompt_starts_empty_says_how_many_and_refuses_no_name(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    from tests.ui.conftest import when_modal
+
+    ids = [add(window.workspace, f"{n}@example.com", tags=("emea",)) for n in "abcd"]
+    window.board.rebuild()
+    select_all_in(window, "New")
+    seen: dict[str, object] = {}
+
+    def answer(prompt: QWidget) -> None:
+        label, combo, _buttons = prompt_parts(prompt)
+        entry = combo.lineEdit()
+        seen.update(label=label, text=entry.text(), width=prompt.width())
+        qtbot.keyClick(entry, Qt.Key.Key_Return)  # at once: nothing happens
+        seen["open after Enter"] = prompt.isVisible()
+        if prompt.isVisible():
+            entry.clear()
+            qtbot.keyClicks(entry, "webinar")
+            qtbot.keyClick(entry, Qt.Key.Key_Return)
+
+    when_modal(qtbot, answer)
+    window.data_actions.tag_action.trigger()  # type: ignore[attr-defined]
+    assert seen["label"] == "Tag 4 selected leads:"
+    assert seen["text"] == ""
+    assert seen["open after Enter"] is True
+    assert isinstance(seen["width"], int) and seen["width"] >= 360
+    assert all(leads.get_lead(window.workspace, i).tags == ("emea", "webinar") for i in ids)
+    window.undo_stack.undo()
+    assert all(leads.get_lead(window.workspace, i).tags == ("emea",) for i in ids)
+
+
+def test_remove_tag_offers_the_selected_leads_tags_and_owner_can_be_cleared(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    from tests.ui.conftest import when_modal
+
+    a = add(window.workspace, "a@example.com", tags=("vip",), owner="alex")
+    b = add(window.workspace, "b@example.com", tags=("emea", "vip"))
+    add(window.workspace, "c@example.com", "Nurturing", tags=("healthcare",), owner="kim")
+    window.board.rebuild()
+    select_all_in(window, "New")
+    seen: dict[str, object] = {}
+
+    def pick_vip(prompt: QWidget) -> None:
+        label, combo, buttons = prompt_parts(prompt)
+        seen.update(
+            label=label,
+            text=combo.currentText(),
+            choices=[combo.itemText(i) for i in range(combo.count())],
+        )
+        combo.setCurrentIndex(combo.findText("vip"))
+        buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+
+    when_modal(qtbot, pick_vip)
+    window.data_actions.untag_action.trigger()  # type: ignore[attr-defined]
+    assert seen == {
+        "label": "Remove a tag from 2 selected leads:",
+        "text": "",
+        "choices": ["emea", "vip"],  # not "healthcare": no selected lead has it
+    }
+    assert leads.get_lead(window.workspace, a).tags == ()
+    assert leads.get_lead(window.workspace, b).tags == ("emea",)
+
+    def clear_owner(prompt: QWidget) -> None:
+        label, combo, buttons = prompt_parts(prompt)
+        seen.update(label=label, text=combo.currentText())
+        qtbot.keyClick(combo.lineEdit(), Qt.Key.Key_Return)  # Enter never clears
+        seen["open after Enter"] = prompt.isVisible()
+        clear = [b for b in buttons.buttons() if b.text() == "Clear Owner"]
+        if prompt.isVisible():
+            (clear[0] if clear else buttons.button(QDialogButtonBox.StandardButton.Cancel)).click()
+
+    when_modal(qtbot, clear_owner)
+    window.data_actions.owner_action.trigger()  # type: ignore[attr-defined]
+    assert seen["label"] == "Owner of 2 selected leads:" and seen["text"] == ""
+    assert seen["open after Enter"] is True
+    assert leads.get_lead(window.workspace, a).owner == ""
+    window.undo_stack.undo()
+    assert leads.get_lead(window.workspace, a).owner == "alex"
