@@ -298,6 +298,10 @@ class DataActions:
 
     # --- bulk actions on the selection ---------------------------------------------------
 
+    def tell(self, message: str) -> None:
+        """News that needs no answer, such as a bulk action that found nothing to change."""
+        self.window.statusBar().showMessage(message, 10_000)
+
     def _prompt(
         self, title: str, label: str, choices: list[str], clear_text: str | None = None
     ) -> str | None:
@@ -319,7 +323,7 @@ class DataActions:
         )
         if tag:
             self.window.undo_stack.push(
-                TagLeadsCommand(self.workspace, ids, tag, True, self.window.show_error)
+                TagLeadsCommand(self.workspace, ids, tag, True, self.window.show_error, self.tell)
             )
 
     def untag_selected(self, tag: str | None = None) -> None:
@@ -329,16 +333,14 @@ class DataActions:
         if not tag:
             choices = lead_service.tags_of(self.workspace, ids)
             if not choices:
-                self.window.statusBar().showMessage(
-                    none_of(len(ids), "has a tag", "has no tag"), 10_000
-                )
+                self.tell(none_of(len(ids), "has a tag", "has no tag"))
                 return
             tag = self._prompt(
                 "Remove a tag", f"Remove a tag from {_plural(len(ids), 'selected lead')}:", choices
             )
         if tag:
             self.window.undo_stack.push(
-                TagLeadsCommand(self.workspace, ids, tag, False, self.window.show_error)
+                TagLeadsCommand(self.workspace, ids, tag, False, self.window.show_error, self.tell)
             )
 
     def assign_owner(self, owner: str | None = None) -> None:
@@ -355,7 +357,7 @@ class DataActions:
             if owner is None:
                 return
         self.window.undo_stack.push(
-            AssignOwnerCommand(self.workspace, ids, owner, self.window.show_error)
+            AssignOwnerCommand(self.workspace, ids, owner, self.window.show_error, self.tell)
         )
 
     def _sequence_names(self) -> list[str]:
@@ -378,7 +380,7 @@ class DataActions:
                 return
             sequence = choice
         self.window.undo_stack.push(
-            EnrolCommand(self.workspace, ids, sequence, enrol, self.window.show_error)
+            EnrolCommand(self.workspace, ids, sequence, enrol, self.window.show_error, self.tell)
         )
 
     def unenrol_selected(self, sequence: str | None = None) -> None:

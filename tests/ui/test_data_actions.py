@@ -441,3 +441,38 @@ def test_remove_tag_offers_the_selected_leads_tags_and_owner_can_be_cleared(
     assert leads.get_lead(window.workspace, a).owner == ""
     window.undo_stack.undo()
     assert leads.get_lead(window.workspace, a).owner == "alex"
+
+
+def test_bulk_actions_that_change_nothing_say_so_and_leave_no_undo(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    from nurturedesk.core.sequences import list_sequences
+
+    sequence = list_sequences(window.workspace)[0].name
+    add(window.workspace, "a@example.com", owner="sam")
+    add(window.workspace, "b@example.com", owner="sam")
+    add(window.workspace, "c@example.com", "Nurturing", tags=("healthcare",))
+    window.board.rebuild()
+    select_all_in(window, "New")
+    actions = window.data_actions  # type: ignore[attr-defined]
+
+    def says(message: str) -> None:
+        assert window.statusBar().currentMessage() == message
+        assert window.undo_stack.count() == 0
+
+    actions.untag_selected("healthcare")
+    says("None of the 2 selected leads has the tag 'healthcare'.")
+    actions.unenrol_selected(sequence)
+    says(f"None of the 2 selected leads is enrolled in {sequence}.")
+    actions.assign_owner("sam")
+    says("All 2 selected leads already belong to sam.")
+    actions.untag_action.trigger()  # no prompt: there is nothing to offer
+    says("None of the 2 selected leads has a tag.")
+
+    actions.tag_selected("vip")
+    assert window.undo_stack.count() == 1  # a change is still undoable
+    actions.tag_selected("VIP")
+    assert window.statusBar().currentMessage() == (
+        "All 2 selected leads already have the tag 'vip'."
+    )
+    assert window.undo_stack.count() == 1
