@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QDialogButtonBox, QLabel, QWidget
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QComboBox,
+    QDialogButtonBox,
+    QLabel,
+    QProgressBar,
+    QWidget,
+)
 from pytestqt.qtbot import QtBot
 
 from nurturedesk.core import leads
@@ -80,6 +87,52 @@ def test_import_dialog_previews_maps_imports_and_undoes(
     qtbot.waitUntil(lambda: column_count(window, "New") == 2)
 
 
+def import_choices(dialog: QWidget) -> list[QWidget]:
+    """The file and the choices the user made for the import, as the dialog shows them."""
+    widgets = [
+        dialog.findChild(QWidget, name)
+        for name in ("importPath", "duplicatePolicy", "importStage", "importTags", "importSource")
+    ]
+    widgets += [
+        b for b in dialog.findChildren(QAbstractButton) if b.text().startswith(("Choose", "Keep"))
+    ]
+    assert all(w is not None for w in widgets) and len(widgets) == 7
+    return widgets  # type: ignore[return-value]
+
+
+def test_import_locks_its_choices_while_it_runs_and_is_never_full_before_done(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    rows = [["Email"]] + [[f"p{i}@example.com"] for i in range(50)]
+    dialog = window.data_actions.open_import(write_csv(tmp_path / "list.csv", rows))  # type: ignore[attr-defined]
+    qtbot.addWidget(dialog)
+    bar = dialog.findChild(QProgressBar)
+    seen: list[tuple[bool, int, int, str, bool]] = []
+    # After the dialog's own handler: each state the user sees while the import runs.
+    dialog._signals.progress.connect(
+        lambda _p: seen.append(
+            (
+                dialog.running,
+                bar.value(),
+                bar.maximum(),
+                dialog.status.text(),
+                any(w.isEnabled() for w in import_choices(dialog)),
+            )
+        )
+    )
+    qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.import_result is not None, timeout=30_000)
+
+    assert seen and all(running for running, *_ in seen)
+    assert not any(enabled for *_, enabled in seen), "a choice could change mid-import"
+    full = [state for state in seen if state[1] == state[2] != 0]
+    assert not full, f"the bar was full before the import ended: {full}"
+    _running, _value, maximum, text, _enabled = seen[-1]
+    assert maximum == 0 and text.startswith("Saving…")  # busy, not 100%
+    assert (bar.value(), bar.maximum()) == (1000, 1000)
+    assert all(w.isEnabled() for w in import_choices(dialog))
+
+
 def test_cancelled_import_keeps_nothing_and_the_dialog_stays_usable(
     qtbot: QtBot, window: MainWindow, tmp_path: Path
 ) -> None:
@@ -88,10 +141,12 @@ def test_cancelled_import_keeps_nothing_and_the_dialog_stays_usable(
     qtbot.addWidget(dialog)
     qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
     assert dialog.running
+    assert not any(w.isEnabled() for w in import_choices(dialog))
     qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not dialog.running, timeout=20_000)
     assert "cancelled" in dialog.status.text()
     assert dialog.import_button.isEnabled()
+    assert all(w.isEnabled() for w in import_choices(dialog))
     assert leads.count_by_stage(window.workspace) == {}
     assert list_batches(window.workspace) == []
 
