@@ -83,3 +83,15 @@ def workspace(tmp_path: Path, clock: FakeClock) -> Iterator[Workspace]:
     ws = open_workspace(tmp_path / "workspace.sqlite", clock=clock)
     yield ws
     ws.close()
+
+
+@pytest.fixture
+def unwritable_dir(tmp_path: Path) -> Iterator[Path]:
+    """A folder no file can be made in. chmod does not stop root, so there it is /proc."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        yield folder if not os.access(folder, os.W_OK) else Path("/proc")
+    finally:
+        folder.chmod(0o755)  # so pytest can clean it up

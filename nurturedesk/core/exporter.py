@@ -109,10 +109,12 @@ def export_leads(
     folder = path.resolve().parent
     if not folder.is_dir():
         raise UserError(f"There is no folder {folder} to export into.")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp: Path | None = None
     try:
+        # Inside the try: a folder we may not write to fails here, at the first file made.
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+        os.close(fd)
+        tmp = Path(tmp_name)
         if fmt == "csv":
             _write_csv(tmp, header, _records(rows, custom))
         else:
@@ -121,7 +123,8 @@ def export_leads(
     except OSError as exc:
         raise UserError(f"Could not write {path}: {exc.strerror or exc}.") from exc
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
     return ExportResult(str(path), len(rows), tuple(header))
 
 

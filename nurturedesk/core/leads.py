@@ -670,6 +670,19 @@ def all_tags(workspace: Workspace) -> list[str]:
         return list(session.scalars(select(Tag.name).order_by(func.lower(Tag.name))))
 
 
+def tags_of(workspace: Workspace, lead_ids: Sequence[int]) -> list[str]:
+    """The tags at least one of these leads has: what removing a tag from them can offer."""
+    with workspace.session() as session:
+        query = (
+            select(Tag.name)
+            .join(lead_tags, lead_tags.c.tag_id == Tag.id)
+            .where(lead_tags.c.lead_id.in_(list(lead_ids)))
+            .distinct()
+            .order_by(func.lower(Tag.name))
+        )
+        return list(session.scalars(query))
+
+
 def find_tag(workspace: Workspace, name: str) -> str:
     """A tag by name, case-insensitively, for filters: the error lists the tags there are."""
     tags = all_tags(workspace)

@@ -9,7 +9,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QToolBar
+from PySide6.QtWidgets import (
+    QComboBox,
+    QCompleter,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QMessageBox,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from nurturedesk.core import exporter, importer, privacy
 from nurturedesk.core import leads as lead_service
@@ -20,8 +32,10 @@ from nurturedesk.ui.bulk_commands import (
     EnrolCommand,
     ImportCommand,
     TagLeadsCommand,
+    none_of,
 )
 from nurturedesk.ui.busy import run_busy
+from nurturedesk.ui.commands import _plural
 from nurturedesk.ui.import_dialog import ImportDialog
 from nurturedesk.ui.segments_panel import SegmentFilter, SegmentsDialog
 
@@ -30,6 +44,65 @@ if TYPE_CHECKING:
 
 # Reasons after which the tag/owner/source filter menus may have new choices.
 _REFILL = ("import undone", "tagged", "untagged", "tags restored", "owner", "forgotten")
+# The save dialog's filters and the format each one writes.
+_EXPORT_FILTERS = {"CSV (*.csv)": "csv", "Excel (*.xlsx)": "xlsx"}
+
+
+class ValuePrompt(QDialog):
+    """Asks for one name (a tag, an owner) for many leads at once. It starts empty and OK
+    needs a name, so Enter pressed at once changes nothing; the existing names are offered
+    in the drop-down and as completions. An optional second button clears the value."""
+
+    def __init__(
+        self,
+        parent: QWidget | None,
+        title: str,
+        label: str,
+        choices: list[str],
+        clear_text: str | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.setMinimumWidth(360)
+        self.cleared = False
+        self.combo = QComboBox()
+        self.combo.setObjectName("promptValue")
+        self.combo.setEditable(True)
+        self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.combo.addItems(choices)
+        self.combo.setCurrentIndex(-1)  # nothing chosen for the user
+        completer = QCompleter(choices, self.combo)  # any part of a name, any case
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self.combo.setCompleter(completer)
+        self.label = QLabel(label)
+        self.label.setBuddy(self.combo)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setEnabled(False)
+        self.combo.editTextChanged.connect(
+            lambda text: self.ok_button.setEnabled(bool(text.strip()))
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        if clear_text is not None:
+            clear = buttons.addButton(clear_text, QDialogButtonBox.ButtonRole.ActionRole)
+            clear.setAutoDefault(False)  # only a click clears, never Enter
+            clear.clicked.connect(self._clear)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.label)
+        layout.addWidget(self.combo)
+        layout.addWidget(buttons)
+
+    def _clear(self) -> None:
+        self.cleared = True
+        self.accept()
+
+    def value(self) -> str:
+        return "" if self.cleared else self.combo.currentText().strip()
 
 
 class DataActions:
@@ -167,15 +240,37 @@ class DataActions:
             10_000,
         )
 
+    def _ask_export_path(self) -> str | None:
+        path, chosen = QFileDialog.getSaveFileName(
+            self.window, "Export leads", str(Path.home() / "leads.csv"), ";;".join(_EXPORT_FILTERS)
+        )
+        if not path:
+            return None
+        target = Path(path)
+        fmt = _EXPORT_FILTERS.get(chosen)
+        # A name typed without .csv/.xlsx would become a CSV without a suffix, whatever the
+        # filter said: the filter's suffix is added, and so its format written.
+        if fmt is not None and target.suffix.lower().lstrip(".") not in exporter.FORMATS:
+            target = target.with_name(f"{target.name}.{fmt}")
+            # The dialog asked about replacing the name typed, not this one.
+            if target.exists() and not self._confirm_replace(target):
+                return None
+        return str(target)
+
+    def _confirm_replace(self, target: Path) -> bool:
+        answer = QMessageBox.question(
+            self.window,
+            "Export leads",
+            f"{target.name} already exists. Replace it?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
     def export(self, path: str | None = None) -> exporter.ExportResult | None:
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(
-                self.window,
-                "Export leads",
-                str(Path.home() / "leads.csv"),
-                "CSV (*.csv);;Excel (*.xlsx)",
-            )
-            if not path:
+            path = self._ask_export_path()
+            if path is None:
                 return None
         flt = self.window.current_filter()
         target = path
@@ -203,29 +298,49 @@ class DataActions:
 
     # --- bulk actions on the selection ---------------------------------------------------
 
-    def _ask(self, title: str, label: str, choices: list[str]) -> str | None:
-        text, ok = QInputDialog.getItem(self.window, title, label, choices, 0, True)
-        text = text.strip()
-        return text if ok and text else None
+    def tell(self, message: str) -> None:
+        """News that needs no answer, such as a bulk action that found nothing to change."""
+        self.window.statusBar().showMessage(message, 10_000)
+
+    def _prompt(
+        self, title: str, label: str, choices: list[str], clear_text: str | None = None
+    ) -> str | None:
+        """The name typed or chosen; "" if cleared; None if cancelled."""
+        dialog = ValuePrompt(self.window, title, label, choices, clear_text)
+        try:
+            return dialog.value() if dialog.exec() == QDialog.DialogCode.Accepted else None
+        finally:
+            dialog.deleteLater()
 
     def tag_selected(self, tag: str | None = None) -> None:
         ids = self.window.board.selected_lead_ids()
         if not ids:
             return
-        tag = tag or self._ask("Tag leads", "Tag:", lead_service.all_tags(self.workspace))
+        tag = tag or self._prompt(
+            "Tag leads",
+            f"Tag {_plural(len(ids), 'selected lead')}:",
+            lead_service.all_tags(self.workspace),
+        )
         if tag:
             self.window.undo_stack.push(
-                TagLeadsCommand(self.workspace, ids, tag, True, self.window.show_error)
+                TagLeadsCommand(self.workspace, ids, tag, True, self.window.show_error, self.tell)
             )
 
     def untag_selected(self, tag: str | None = None) -> None:
         ids = self.window.board.selected_lead_ids()
         if not ids:
             return
-        tag = tag or self._ask("Remove a tag", "Tag:", lead_service.all_tags(self.workspace))
+        if not tag:
+            choices = lead_service.tags_of(self.workspace, ids)
+            if not choices:
+                self.tell(none_of(len(ids), "has a tag", "has no tag"))
+                return
+            tag = self._prompt(
+                "Remove a tag", f"Remove a tag from {_plural(len(ids), 'selected lead')}:", choices
+            )
         if tag:
             self.window.undo_stack.push(
-                TagLeadsCommand(self.workspace, ids, tag, False, self.window.show_error)
+                TagLeadsCommand(self.workspace, ids, tag, False, self.window.show_error, self.tell)
             )
 
     def assign_owner(self, owner: str | None = None) -> None:
@@ -233,15 +348,16 @@ class DataActions:
         if not ids:
             return
         if owner is None:
-            choices = lead_service.distinct_values(self.workspace, "owner")
-            text, ok = QInputDialog.getItem(
-                self.window, "Assign owner", "Owner (empty: nobody):", choices, 0, True
+            owner = self._prompt(
+                "Assign owner",
+                f"Owner of {_plural(len(ids), 'selected lead')}:",
+                lead_service.distinct_values(self.workspace, "owner"),
+                clear_text="Clear Owner",
             )
-            if not ok:
+            if owner is None:
                 return
-            owner = text.strip()
         self.window.undo_stack.push(
-            AssignOwnerCommand(self.workspace, ids, owner, self.window.show_error)
+            AssignOwnerCommand(self.workspace, ids, owner, self.window.show_error, self.tell)
         )
 
     def _sequence_names(self) -> list[str]:
@@ -264,7 +380,7 @@ class DataActions:
                 return
             sequence = choice
         self.window.undo_stack.push(
-            EnrolCommand(self.workspace, ids, sequence, enrol, self.window.show_error)
+            EnrolCommand(self.workspace, ids, sequence, enrol, self.window.show_error, self.tell)
         )
 
     def unenrol_selected(self, sequence: str | None = None) -> None:

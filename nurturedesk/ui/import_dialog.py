@@ -89,10 +89,10 @@ class ImportDialog(QDialog):
         self.path_edit.setObjectName("importPath")
         self.path_edit.setPlaceholderText("A CSV, TSV or Excel (.xlsx) file")
         self.path_edit.editingFinished.connect(self.load_preview)
-        browse = QPushButton("Choose File…")
-        browse.clicked.connect(self.choose_file)
+        self.browse_button = QPushButton("Choose File…")
+        self.browse_button.clicked.connect(self.choose_file)
         row.addWidget(self.path_edit, 1)
-        row.addWidget(browse)
+        row.addWidget(self.browse_button)
         layout.addLayout(row)
 
         self.file_info = QLabel()
@@ -127,6 +127,18 @@ class ImportDialog(QDialog):
         self.source.setPlaceholderText("for rows that give no source")
         form.addRow("Source:", self.source)
         layout.addLayout(form)
+        # What the running import was started with: locked until it ends, so the dialog
+        # never shows a choice (a stage, a file) that the import is not using.
+        self.choices: tuple[QWidget, ...] = (
+            self.path_edit,
+            self.browse_button,
+            self.table,
+            self.keep_unknown,
+            self.policy,
+            self.stage,
+            self.tags,
+            self.source,
+        )
 
         self.progress = QProgressBar()
         self.progress.setObjectName("importProgress")
@@ -172,6 +184,8 @@ class ImportDialog(QDialog):
         )
 
     def load_preview(self) -> None:
+        if self._thread is not None:  # (the path field's editingFinished as it is locked)
+            return
         path = self.path_edit.text().strip()
         self.table.clear()
         self.table.setRowCount(0)
@@ -262,11 +276,11 @@ class ImportDialog(QDialog):
         self.options = options
         path = self.path_edit.text().strip()
         self._cancel.clear()
+        self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         self.progress.setVisible(True)
         self.status.setText("Reading…")
         self.import_button.setEnabled(False)
-        self.table.setEnabled(False)
         signals = self._signals
         workspace = self.workspace
         cancel = self._cancel
@@ -290,9 +304,19 @@ class ImportDialog(QDialog):
 
         self._thread = threading.Thread(target=work, name="import", daemon=True)
         self._thread.start()
+        self._lock_choices(True)  # after: a locked path field may say editingFinished
+
+    def _lock_choices(self, locked: bool) -> None:
+        for widget in self.choices:
+            widget.setEnabled(not locked)
 
     def _on_progress(self, p: importer.ImportProgress) -> None:
-        self.progress.setValue(int(p.fraction * 1000))
+        if p.fraction < 1:
+            self.progress.setValue(int(p.fraction * 1000))
+        else:
+            # The file is read but nothing is kept until the commit, and what is left (the
+            # last rows, indexes, the commit) has no measure: a busy bar, never a full one.
+            self.progress.setRange(0, 0)
         verb = "Saving" if p.phase == "saving" else "Reading"
         self.status.setText(f"{verb}… {p.rows:,} rows ({p.rows_per_second:,.0f} rows/s)")
 
@@ -300,7 +324,8 @@ class ImportDialog(QDialog):
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-        self.table.setEnabled(True)
+        self.progress.setRange(0, 1000)
+        self._lock_choices(False)
 
     def _on_finished(self, result: importer.ImportResult) -> None:
         self._finish_thread()

@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 
 from nurturedesk.core import bulk, leads
 from nurturedesk.core.db import Workspace, open_workspace
-from nurturedesk.core.errors import ValidationError
+from nurturedesk.core.errors import UserError, ValidationError
 from nurturedesk.core.exporter import export_leads
 from nurturedesk.core.importer import ImportOptions, import_file
 from nurturedesk.core.segments import parse_condition, save_segment
@@ -146,3 +146,13 @@ def test_a_50_mb_file_imports_completely(workspace: Workspace, tmp_path: Path) -
     result = import_file(workspace, path)
     assert (result.rows, result.imported) == (count, count)
     assert leads.count_by_stage(workspace)[find_stage(workspace, "New").id] == count
+
+
+def test_export_to_a_folder_that_cannot_be_written_is_a_user_error(
+    workspace: Workspace, unwritable_dir: Path
+) -> None:
+    fill(workspace)
+    out = unwritable_dir / "leads.csv"
+    with pytest.raises(UserError, match=rf"^Could not write {out}: .+\.$"):
+        export_leads(workspace, out)
+    assert not out.exists()

@@ -6,8 +6,16 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QComboBox,
+    QDialogButtonBox,
+    QLabel,
+    QProgressBar,
+    QWidget,
+)
 from pytestqt.qtbot import QtBot
 
 from nurturedesk.core import leads
@@ -79,6 +87,52 @@ def test_import_dialog_previews_maps_imports_and_undoes(
     qtbot.waitUntil(lambda: column_count(window, "New") == 2)
 
 
+def import_choices(dialog: QWidget) -> list[QWidget]:
+    """The file and the choices the user made for the import, as the dialog shows them."""
+    widgets = [
+        dialog.findChild(QWidget, name)
+        for name in ("importPath", "duplicatePolicy", "importStage", "importTags", "importSource")
+    ]
+    widgets += [
+        b for b in dialog.findChildren(QAbstractButton) if b.text().startswith(("Choose", "Keep"))
+    ]
+    assert all(w is not None for w in widgets) and len(widgets) == 7
+    return widgets  # type: ignore[return-value]
+
+
+def test_import_locks_its_choices_while_it_runs_and_is_never_full_before_done(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    rows = [["Email"]] + [[f"p{i}@example.com"] for i in range(50)]
+    dialog = window.data_actions.open_import(write_csv(tmp_path / "list.csv", rows))  # type: ignore[attr-defined]
+    qtbot.addWidget(dialog)
+    bar = dialog.findChild(QProgressBar)
+    seen: list[tuple[bool, int, int, str, bool]] = []
+    # After the dialog's own handler: each state the user sees while the import runs.
+    dialog._signals.progress.connect(
+        lambda _p: seen.append(
+            (
+                dialog.running,
+                bar.value(),
+                bar.maximum(),
+                dialog.status.text(),
+                any(w.isEnabled() for w in import_choices(dialog)),
+            )
+        )
+    )
+    qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.import_result is not None, timeout=30_000)
+
+    assert seen and all(running for running, *_ in seen)
+    assert not any(enabled for *_, enabled in seen), "a choice could change mid-import"
+    full = [state for state in seen if state[1] == state[2] != 0]
+    assert not full, f"the bar was full before the import ended: {full}"
+    _running, _value, maximum, text, _enabled = seen[-1]
+    assert maximum == 0 and text.startswith("Saving…")  # busy, not 100%
+    assert (bar.value(), bar.maximum()) == (1000, 1000)
+    assert all(w.isEnabled() for w in import_choices(dialog))
+
+
 def test_cancelled_import_keeps_nothing_and_the_dialog_stays_usable(
     qtbot: QtBot, window: MainWindow, tmp_path: Path
 ) -> None:
@@ -87,10 +141,12 @@ def test_cancelled_import_keeps_nothing_and_the_dialog_stays_usable(
     qtbot.addWidget(dialog)
     qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
     assert dialog.running
+    assert not any(w.isEnabled() for w in import_choices(dialog))
     qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not dialog.running, timeout=20_000)
     assert "cancelled" in dialog.status.text()
     assert dialog.import_button.isEnabled()
+    assert all(w.isEnabled() for w in import_choices(dialog))
     assert leads.count_by_stage(window.workspace) == {}
     assert list_batches(window.workspace) == []
 
@@ -295,3 +351,183 @@ def test_right_click_on_a_card_opens_the_lead_menu(qtbot: QtBot, window: MainWin
     popup = QApplication.activePopupWidget()
     assert popup is window.menu("lead")
     popup.close()
+
+
+def test_export_to_a_folder_that_cannot_be_written_says_why(
+    qtbot: QtBot, window: MainWindow, unwritable_dir: Path
+) -> None:
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    add(window.workspace, "a@example.com")
+    out = unwritable_dir / "leads.csv"
+    assert window.data_actions.export(str(out)) is None  # type: ignore[attr-defined]
+    message = window.statusBar().currentMessage()
+    assert message.startswith(f"Could not write {out}: "), message
+    box = QApplication.activeModalWidget()  # a plain warning, not the crash dialog
+    assert isinstance(box, QMessageBox) and box.icon() == QMessageBox.Icon.Warning
+    assert box.text() == message
+    box.close()
+
+
+def test_export_writes_the_format_of_the_chosen_filter_when_the_name_has_no_suffix(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from openpyxl import load_workbook
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    from tests.ui.conftest import when_modal
+
+    add(window.workspace, "a@example.com")
+    typed = tmp_path / "finance_leads"
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", lambda *_args: (str(typed), "Excel (*.xlsx)")
+    )
+    window.data_actions.export_action.trigger()  # type: ignore[attr-defined]
+    out = tmp_path / "finance_leads.xlsx"
+    assert not typed.exists()
+    sheet = load_workbook(out).active
+    assert sheet is not None and sheet["A2"].value == "a@example.com"
+    assert window.statusBar().currentMessage() == f"Exported 1 leads to {out}"
+
+    # The dialog asked about replacing "finance_leads" only: replacing the .xlsx is asked here.
+    out.write_bytes(b"last week's export")
+    questions: list[str] = []
+
+    def keep_it(box: object) -> None:
+        assert isinstance(box, QMessageBox)
+        questions.append(box.text())
+        box.button(QMessageBox.StandardButton.Cancel).click()
+
+    stop = when_modal(qtbot, keep_it)
+    window.data_actions.export_action.trigger()  # type: ignore[attr-defined]
+    stop()
+    assert questions == ["finance_leads.xlsx already exists. Replace it?"]
+    assert out.read_bytes() == b"last week's export"
+
+
+def prompt_parts(prompt: QWidget) -> tuple[str, QComboBox, QDialogButtonBox]:
+    """What a user reads and uses in a bulk prompt: its label, its field and its buttons."""
+    label, combo, buttons = (
+        prompt.findChild(QLabel),
+        prompt.findChild(QComboBox),
+        prompt.findChild(QDialogButtonBox),
+    )
+    assert label is not None and combo is not None and buttons is not None
+    return label.text(), combo, buttons
+
+
+def test_bulk_tag_prompt_starts_empty_says_how_many_and_refuses_no_name(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    from tests.ui.conftest import when_modal
+
+    ids = [add(window.workspace, f"{n}@example.com", tags=("emea",)) for n in "abcd"]
+    window.board.rebuild()
+    select_all_in(window, "New")
+    seen: dict[str, object] = {}
+
+    def answer(prompt: QWidget) -> None:
+        label, combo, _buttons = prompt_parts(prompt)
+        entry = combo.lineEdit()
+        seen.update(label=label, text=entry.text(), width=prompt.width())
+        qtbot.keyClick(entry, Qt.Key.Key_Return)  # at once: nothing happens
+        seen["open after Enter"] = prompt.isVisible()
+        if prompt.isVisible():
+            entry.clear()
+            qtbot.keyClicks(entry, "webinar")
+            qtbot.keyClick(entry, Qt.Key.Key_Return)
+
+    when_modal(qtbot, answer)
+    window.data_actions.tag_action.trigger()  # type: ignore[attr-defined]
+    assert seen["label"] == "Tag 4 selected leads:"
+    assert seen["text"] == ""
+    assert seen["open after Enter"] is True
+    assert isinstance(seen["width"], int) and seen["width"] >= 360
+    assert all(leads.get_lead(window.workspace, i).tags == ("emea", "webinar") for i in ids)
+    window.undo_stack.undo()
+    assert all(leads.get_lead(window.workspace, i).tags == ("emea",) for i in ids)
+
+
+def test_remove_tag_offers_the_selected_leads_tags_and_owner_can_be_cleared(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    from tests.ui.conftest import when_modal
+
+    a = add(window.workspace, "a@example.com", tags=("vip",), owner="alex")
+    b = add(window.workspace, "b@example.com", tags=("emea", "vip"))
+    add(window.workspace, "c@example.com", "Nurturing", tags=("healthcare",), owner="kim")
+    window.board.rebuild()
+    select_all_in(window, "New")
+    seen: dict[str, object] = {}
+
+    def pick_vip(prompt: QWidget) -> None:
+        label, combo, buttons = prompt_parts(prompt)
+        seen.update(
+            label=label,
+            text=combo.currentText(),
+            choices=[combo.itemText(i) for i in range(combo.count())],
+        )
+        combo.setCurrentIndex(combo.findText("vip"))
+        buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+
+    when_modal(qtbot, pick_vip)
+    window.data_actions.untag_action.trigger()  # type: ignore[attr-defined]
+    assert seen == {
+        "label": "Remove a tag from 2 selected leads:",
+        "text": "",
+        "choices": ["emea", "vip"],  # not "healthcare": no selected lead has it
+    }
+    assert leads.get_lead(window.workspace, a).tags == ()
+    assert leads.get_lead(window.workspace, b).tags == ("emea",)
+
+    def clear_owner(prompt: QWidget) -> None:
+        label, combo, buttons = prompt_parts(prompt)
+        seen.update(label=label, text=combo.currentText())
+        qtbot.keyClick(combo.lineEdit(), Qt.Key.Key_Return)  # Enter never clears
+        seen["open after Enter"] = prompt.isVisible()
+        clear = [b for b in buttons.buttons() if b.text() == "Clear Owner"]
+        if prompt.isVisible():
+            (clear[0] if clear else buttons.button(QDialogButtonBox.StandardButton.Cancel)).click()
+
+    when_modal(qtbot, clear_owner)
+    window.data_actions.owner_action.trigger()  # type: ignore[attr-defined]
+    assert seen["label"] == "Owner of 2 selected leads:" and seen["text"] == ""
+    assert seen["open after Enter"] is True
+    assert leads.get_lead(window.workspace, a).owner == ""
+    window.undo_stack.undo()
+    assert leads.get_lead(window.workspace, a).owner == "alex"
+
+
+def test_bulk_actions_that_change_nothing_say_so_and_leave_no_undo(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    from nurturedesk.core.sequences import list_sequences
+
+    sequence = list_sequences(window.workspace)[0].name
+    add(window.workspace, "a@example.com", owner="sam")
+    add(window.workspace, "b@example.com", owner="sam")
+    add(window.workspace, "c@example.com", "Nurturing", tags=("healthcare",))
+    window.board.rebuild()
+    select_all_in(window, "New")
+    actions = window.data_actions  # type: ignore[attr-defined]
+
+    def says(message: str) -> None:
+        assert window.statusBar().currentMessage() == message
+        assert window.undo_stack.count() == 0
+
+    actions.untag_selected("healthcare")
+    says("None of the 2 selected leads has the tag 'healthcare'.")
+    actions.unenrol_selected(sequence)
+    says(f"None of the 2 selected leads is enrolled in {sequence}.")
+    actions.assign_owner("sam")
+    says("All 2 selected leads already belong to sam.")
+    actions.untag_action.trigger()  # no prompt: there is nothing to offer
+    says("None of the 2 selected leads has a tag.")
+
+    actions.tag_selected("vip")
+    assert window.undo_stack.count() == 1  # a change is still undoable
+    actions.tag_selected("VIP")
+    assert window.statusBar().currentMessage() == (
+        "All 2 selected leads already have the tag 'vip'."
+    )
+    assert window.undo_stack.count() == 1
