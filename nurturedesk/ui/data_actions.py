@@ -224,6 +224,19 @@ class DataActions:
         if not ok:
             return
         batch = batches[labels.index(choice)]
+        busy = importer.worked_on_since(self.workspace, batch.id)
+        if busy:
+            answer = QMessageBox.warning(
+                self.window,
+                "Undo an import",
+                f"{busy:,} of the leads import #{batch.id} added were edited, moved or had an"
+                " interaction since. Undoing the import removes them, and that with them.\n\n"
+                "Undo it anyway?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return
         try:
             result = run_busy(
                 self.window,
@@ -234,9 +247,10 @@ class DataActions:
             self.window.show_error(str(exc))
             return
         self.window.undo_stack.clear()  # older commands may refer to leads just removed
+        kept = f" ({result.kept:,} keep what was changed since)" if result.kept else ""
         self.window.statusBar().showMessage(
             f"Import #{batch.id} undone: {result.removed:,} leads removed, "
-            f"{result.restored:,} restored.",
+            f"{result.restored:,} restored{kept}.",
             10_000,
         )
 

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 from pytestqt.qtbot import QtBot
 
 from nurturedesk.core import leads
+from nurturedesk.core.clock import FakeClock
 from nurturedesk.core.importer import list_batches
 from nurturedesk.core.segments import parse_condition, save_segment
 from nurturedesk.core.stages import find_stage
@@ -333,6 +334,41 @@ def test_undo_an_earlier_import_from_the_file_menu(
     qtbot.waitUntil(lambda: column_count(window, "New") == 1)
     assert [c.email for c in leads.list_leads(window.workspace)] == ["b@x.com"]
     assert "undone" in window.statusBar().currentMessage()
+
+
+def test_undoing_an_import_whose_leads_were_worked_on_asks_first(
+    qtbot: QtBot,
+    window: MainWindow,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    clock: FakeClock,
+) -> None:
+    from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+    from nurturedesk.core.importer import import_file
+    from tests.ui.conftest import when_modal
+
+    import_file(window.workspace, write_csv(tmp_path / "a.csv", [["Email"], ["a@x.com"]]))
+    clock.advance(hours=1)
+    lead_id = leads.find_lead(window.workspace, "a@x.com").id
+    leads.move_leads(window.workspace, [lead_id], find_stage(window.workspace, "Nurturing").id)
+    warned: list[str] = []
+
+    def cancel(_parent: object, _title: str, text: str, *_args: object) -> object:
+        warned.append(text)
+        return QMessageBox.StandardButton.Cancel
+
+    # (the question box itself is Qt's; what matters is what it says and that Cancel keeps all)
+    monkeypatch.setattr(QMessageBox, "warning", cancel)
+
+    def pick(dialog: QWidget) -> None:
+        assert isinstance(dialog, QInputDialog)
+        dialog.accept()
+
+    when_modal(qtbot, pick)
+    window.data_actions.undo_an_import()  # type: ignore[attr-defined]
+    assert "1 of the leads import #1 added were edited, moved" in warned[0]
+    assert [c.email for c in leads.list_leads(window.workspace)] == ["a@x.com"]
 
 
 def test_right_click_on_a_card_opens_the_lead_menu(qtbot: QtBot, window: MainWindow) -> None:
