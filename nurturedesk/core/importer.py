@@ -93,6 +93,7 @@ BULK_MIN_ROWS = 20_000
 IMPORT_CACHE_KIB = 65_536
 EMAIL_SAMPLE_ROWS = 20  # rows looked at to find the email column by its values
 COLUMNS_SHOWN, COLUMN_NAME_SHOWN = 10, 30  # of the column names a message quotes
+REPORT_COLUMNS = ("status", "row", "reason")  # before the file's own, in the report
 FIRST_PROBLEMS = 3  # rejected rows an import result names (all are in the report)
 EVENT_IDS_LIMIT = 1000  # an import of more leads publishes its change without their ids
 LEADS = cast(SqlTable, Lead.__table__)
@@ -280,8 +281,15 @@ def build_mapping(header: Sequence[str], options: ImportOptions) -> list[str]:
             f"No column named {missing[0]!r} in the file; its columns are: {columns_text(header)}."
         )
     targets = []
-    for column in header:
-        target = wanted.get(column.casefold()) or guess_target(column, options.unknown_columns)
+    # Our own report of rows not imported, fixed and imported again: its first three columns
+    # say what happened to each row, they are nothing about the lead.
+    ours = [h.strip().casefold() for h in header[: len(REPORT_COLUMNS)]] == list(REPORT_COLUMNS)
+    for i, column in enumerate(header):
+        target = wanted.get(column.casefold()) or (
+            IGNORE
+            if ours and i < len(REPORT_COLUMNS)
+            else guess_target(column, options.unknown_columns)
+        )
         targets.append(target)
     taken: set[str] = set()
     explicit = {c.casefold() for c in wanted}
@@ -407,6 +415,30 @@ def fast_normalize_email(value: str) -> str:
     ):
         return f"{local}@{plain}"
     return normalize_email(value)
+
+
+# An address as mail programs write it, with a display name: Jane Doe <jane@example.com>.
+_NAMED_ADDRESS = re.compile(r"[^<>]*<\s*([^<>\s]+)\s*>\s*")
+# What follows a comma in a full name that is not a first name: "Jane Doe, PhD".
+_NAME_SUFFIXES = frozenset({"jr", "jr.", "sr", "sr.", "ii", "iii", "iv", "phd", "md", "mba", "esq"})
+
+
+def _bare_address(value: str) -> str:
+    """The address in "Name <address>" or "mailto:address"; else the value as it is."""
+    if m := _NAMED_ADDRESS.fullmatch(value):
+        return m.group(1)
+    if value[:7].lower() == "mailto:":
+        return value[7:].split("?", 1)[0]
+    return value
+
+
+def split_full_name(name: str) -> tuple[str, str]:
+    """(first, last) of a full name: "Jane Doe", or "Doe, Jane" as address books write it."""
+    before, comma, after = name.partition(",")
+    if comma and after.strip() and after.strip().casefold() not in _NAME_SUFFIXES:
+        return after.strip(), before.strip()
+    first, _, last = name.partition(" ")
+    return first, last.strip()
 
 
 def _single_spaced(value: str) -> str:
@@ -920,7 +952,7 @@ class _Report:
             self.path = candidate
             break
         self._writer = csv.writer(self._fh)
-        self._writer.writerow(["status", "row", "reason", *self.header])
+        self._writer.writerow([*REPORT_COLUMNS, *self.header])
 
     def add(self, status: str, row: int, reason: str, cells: list[str]) -> None:
         if self._writer is None:
@@ -1342,9 +1374,12 @@ class _ImportRun:
                     try:
                         email = fast_normalize_email(raw_email)
                     except ValidationError as exc:
-                        rejected += 1
-                        report.add("rejected", number, str(exc), cells)
-                        continue
+                        try:  # "Jane Doe <jane@example.com>", "mailto:jane@example.com"
+                            email = fast_normalize_email(_bare_address(raw_email))
+                        except ValidationError:
+                            rejected += 1
+                            report.add("rejected", number, str(exc), cells)
+                            continue
                     # Remembered only if any local part would do (see _plain_domain).
                     if m is not None and (plain := _plain_domain(m.group(2))) is not None:
                         domains[m.group(2)] = plain
@@ -1363,8 +1398,8 @@ class _ImportRun:
                         and full_idx < n
                         and not ((has_first and fields[0]) or (has_last and fields[1]))
                     ):
-                        first, _, last = _clean(cells[full_idx], 240).partition(" ")
-                        fields = (first[:120], last.strip()[:120], *fields[2:])
+                        first, last = split_full_name(_clean(cells[full_idx], 240))
+                        fields = (first[:120], last[:120], *fields[2:])
                     if tz_mapped and fields[7] and not _valid_timezone(fields[7]):
                         rejected += 1
                         report.add("rejected", number, f"unknown time zone {fields[7]!r}", cells)

@@ -170,6 +170,50 @@ def test_a_value_with_an_unquoted_comma_is_rejected_not_shifted_into_other_field
         leads.find_lead(workspace, "shift@example.com")
 
 
+def test_addresses_and_names_as_address_books_write_them(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """ "Jane Doe <jane@x>" and "mailto:" are addresses with something around them; a full
+    name with a comma is "Last, First" (unless what follows is a suffix like PhD)."""
+    path = write_csv(
+        tmp_path / "book.csv",
+        [
+            ["E-mail", "Name"],
+            ["Jane Doe <jane@example.com>", "Doe, Jane"],
+            ['"Bo" < bo@example.com >', "Bo Berg, PhD"],
+            ["mailto:cy@Example.com?subject=hi", "Cy"],
+            ["Dee <not an address>", "Dee"],
+        ],
+    )
+    result = import_file(workspace, path)
+    assert (result.imported, result.rejected) == (3, 1)
+    jane = leads.find_lead(workspace, "jane@example.com")
+    assert (jane.email, jane.first_name, jane.last_name) == ("jane@example.com", "Jane", "Doe")
+    bo = leads.find_lead(workspace, "bo@example.com")
+    assert (bo.first_name, bo.last_name) == ("Bo", "Berg, PhD")
+    assert leads.find_lead(workspace, "cy@example.com").email == "cy@example.com"
+    (row,) = report_rows(result.rejected_file)
+    assert row["E-mail"] == "Dee <not an address>"
+
+
+def test_the_report_of_rows_not_imported_imports_again_once_fixed(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """Fix the rows in the report and import it: its status, row and reason columns are
+    the import's notes, not custom fields of the lead."""
+    path = write_csv(tmp_path / "l.csv", [["Email", "City"], ["ann(at)example.com", "Oslo"]])
+    first = import_file(workspace, path)
+    assert first.rejected == 1 and first.rejected_file is not None
+    report = Path(first.rejected_file)
+    rows = list(csv.reader(report.open(encoding="utf-8-sig", newline="")))
+    assert rows[0][:3] == ["status", "row", "reason"]
+    rows[1][3] = "ann@example.com"
+    write_csv(report, rows)
+    again = import_file(workspace, report)
+    assert again.imported == 1
+    assert leads.find_lead(workspace, "ann@example.com").custom_fields == {"City": "Oslo"}
+
+
 def test_messy_cp1252_semicolons_quoted_newlines_blank_and_bad_emails(
     workspace: Workspace, tmp_path: Path
 ) -> None:
