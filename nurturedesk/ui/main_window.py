@@ -362,16 +362,23 @@ class MainWindow(QMainWindow):
         target = index + delta
         if not 0 <= target < len(stages):
             return
-        self.drop_leads(ids, stages[target].id, None)
+        self.move_to_top(ids, stages[target].id)
+
+    def move_to_top(self, lead_ids: list[int], stage_id: int) -> None:
+        """Move cards (keyboard, Move To menu) to the top of a column, where they stay in
+        sight and selected: at the end of a long column they would land below the cards
+        loaded so far, and Alt+Right could not carry them on."""
+        column = self.board.column_for(stage_id)
+        loaded = column.model.lead_ids() if column is not None else []
+        first = next((i for i in loaded if i not in lead_ids), None)
+        self.drop_leads(lead_ids, stage_id, first)
 
     def _fill_move_to_menu(self) -> None:
         self.move_to_menu.clear()
         for stage in list_stages(self.workspace):
             action = self.move_to_menu.addAction(stage.name)
             action.triggered.connect(
-                lambda _c=False, s=stage.id: self.drop_leads(
-                    self.board.selected_lead_ids(), s, None
-                )
+                lambda _c=False, s=stage.id: self.move_to_top(self.board.selected_lead_ids(), s)
             )
 
     def new_lead(self) -> None:

@@ -296,3 +296,24 @@ def test_every_menu_entry_is_there_once_with_its_own_access_key(window: MainWind
         assert len(plain) == len(set(plain)), (menu.title(), plain)
         keys = [t[t.index("&") + 1].lower() for t in texts if "&" in t]
         assert len(keys) == len(set(keys)), (menu.title(), texts)
+
+
+def test_keyboard_moves_carry_on_into_a_long_column(
+    qtbot: QtBot, window: MainWindow, workspace: Workspace
+) -> None:
+    """Moved to the end of a column longer than its first page, a card fell below the cards
+    loaded: not selected, not in sight, and a second Alt+Right did nothing."""
+    for i in range(window.board.columns[0].model.page_size + 20):
+        add(workspace, f"s{i}@example.com", "Sales-ready", first_name=f"S{i}")
+    ann = add(workspace, "a@example.com", "Nurturing", first_name="Ann")
+    window.board.rebuild()
+    select(window, "Nurturing", 0)
+    qtbot.keyClick(col(window, "Nurturing").view, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
+    assert leads.get_lead(workspace, ann).stage_name == "Sales-ready"
+    assert names(col(window, "Sales-ready"))[0] == "Ann"  # on top, in sight
+    assert window.board.selected_lead_ids() == [ann]
+    qtbot.keyClick(
+        col(window, "Sales-ready").view, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier
+    )
+    assert leads.get_lead(workspace, ann).stage_name == "With sales"
+    assert window.board.selected_lead_ids() == [ann]
