@@ -157,6 +157,23 @@ def _plain(value: Any) -> Any:
     return value
 
 
+# Columns that only copy another one for the app's speed (interactions.day is occurred_at's
+# date as a number): nothing a person reading their data needs.
+_DERIVED = {("interactions", "day")}
+
+
+def _readable(table: str, row: Any, stages: dict[int, str]) -> dict[str, Any]:
+    """A row as a person can read it: times as ISO text, each stage by its name too."""
+    record: dict[str, Any] = {}
+    for key, value in row.items():
+        if (table, key) in _DERIVED:
+            continue
+        record[key] = _plain(value)
+        if key.endswith("stage_id"):
+            record[key.removesuffix("_id")] = None if value is None else stages.get(value, "")
+    return record
+
+
 def _not_found(session: Session, email: str) -> NotFoundError:
     """Nothing about this address is held; say whether it was forgotten earlier."""
     message = f"No lead with email {email.strip()!r}"
@@ -196,7 +213,7 @@ def export_personal_data(workspace: Workspace, email: str) -> dict[str, Any]:
             rows = session.execute(
                 select(table).where(about).order_by(*table.primary_key.columns)
             ).mappings()
-            found = [{k: _plain(v) for k, v in row.items()} for row in rows]
+            found = [_readable(table.name, row, stages) for row in rows]
             if found:
                 related[table.name] = found
         if not leads and not related:

@@ -14,6 +14,7 @@ from nurturedesk.core import leads
 from nurturedesk.core.db import Workspace
 from nurturedesk.core.errors import NotFoundError
 from nurturedesk.core.importer import ImportOptions, import_file
+from nurturedesk.core.interactions import log_interactions
 from nurturedesk.core.privacy import (
     export_personal_data,
     forget_lead,
@@ -50,12 +51,20 @@ def test_export_data_has_fields_tags_history_and_related_rows(
     workspace: Workspace, tmp_path: Path
 ) -> None:
     make_person(workspace, tmp_path)
+    again = leads.find_lead(workspace, "secret.person@example.com").id
+    log_interactions(workspace, [again], "call", note="asked for the price list")
     data = export_personal_data(workspace, "SECRET.PERSON@example.com")
     assert [lead["first_name"] for lead in data["leads"]] == ["Secreta", "Again"]
     first = data["leads"][0]
     assert first["tags"] == ["vip"] and first["phone"] == "+1 555 0100"
     assert first["custom_fields"] == {"Note": "met in Lisbon"}
     assert {"stage_history", "import_batch_updates"} <= set(data["related"])
+    # Readable by the person: stages by name, no internal copies of other columns.
+    moves = data["related"]["stage_history"]
+    assert ("New", "Nurturing") in [(m["from_stage"], m["to_stage"]) for m in moves]
+    (call,) = data["related"]["interactions"]
+    assert call["note"] == "asked for the price list" and "day" not in call
+    assert call["occurred_at"].startswith("2026-")
     out = write_personal_data(workspace, "secret.person@example.com", tmp_path / "data.json")
     assert json.loads(out.read_text())["email"] == "secret.person@example.com"
     with pytest.raises(NotFoundError):
