@@ -440,8 +440,8 @@ class DataActions:
                 self.window,
                 "Forget lead",
                 f"Erase {email} and everything about them (history, emails, notes)?\n\n"
-                "This cannot be undone. Only a one-way hash of the address is kept, so it is "
-                "never imported or mailed again.",
+                "This cannot be undone, and it clears the undo history. Only a one-way hash "
+                "of the address is kept, so it is never imported or mailed again.",
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
                 QMessageBox.StandardButton.Cancel,
             )
