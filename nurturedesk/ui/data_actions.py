@@ -36,6 +36,7 @@ from nurturedesk.ui.bulk_commands import (
 )
 from nurturedesk.ui.busy import run_busy
 from nurturedesk.ui.commands import _plural
+from nurturedesk.ui.confirm import user_confirms
 from nurturedesk.ui.import_dialog import ImportDialog
 from nurturedesk.ui.segments_panel import SegmentFilter, SegmentsDialog
 
@@ -225,18 +226,14 @@ class DataActions:
             return
         batch = batches[labels.index(choice)]
         busy = importer.worked_on_since(self.workspace, batch.id)
-        if busy:
-            answer = QMessageBox.warning(
-                self.window,
-                "Undo an import",
-                f"{busy:,} of the leads import #{batch.id} added were edited, moved or had an"
-                " interaction since. Undoing the import removes them, and that with them.\n\n"
-                "Undo it anyway?",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-                QMessageBox.StandardButton.Cancel,
-            )
-            if answer != QMessageBox.StandardButton.Yes:
-                return
+        if busy and not user_confirms(
+            self.window,
+            "Undo an import",
+            f"{busy:,} of the leads import #{batch.id} added were edited, moved or had an"
+            " interaction since. Undoing the import removes them, and that with them.\n\n"
+            "Undo it anyway?",
+        ):
+            return
         try:
             result = run_busy(
                 self.window,
@@ -435,18 +432,14 @@ class DataActions:
         email = self._selected_email()
         if email is None:
             return False
-        if not confirmed:
-            answer = QMessageBox.warning(
-                self.window,
-                "Forget lead",
-                f"Erase {email} and everything about them (history, emails, notes)?\n\n"
-                "This cannot be undone, and it clears the undo history. Only a one-way hash "
-                "of the address is kept, so it is never imported or mailed again.",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-                QMessageBox.StandardButton.Cancel,
-            )
-            if answer != QMessageBox.StandardButton.Yes:
-                return False
+        if not confirmed and not user_confirms(
+            self.window,
+            "Forget lead",
+            f"Erase {email} and everything about them (history, emails, notes)?\n\n"
+            "This cannot be undone, and it clears the undo history. Only a one-way hash "
+            "of the address is kept, so it is never imported or mailed again.",
+        ):
+            return False
         try:
             privacy.forget_lead(self.workspace, email)
         except UserError as exc:

@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
-    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
@@ -26,6 +25,7 @@ from nurturedesk.core import segments
 from nurturedesk.core.db import Workspace
 from nurturedesk.core.errors import UserError
 from nurturedesk.core.leads import LeadFilter
+from nurturedesk.ui.confirm import user_confirms
 
 ALL = ""
 HELP = (
@@ -200,15 +200,12 @@ class SegmentsDialog(QDialog):
         item = self.list.currentItem()
         if item is None:
             return
-        answer = QMessageBox.question(
+        if not user_confirms(
             self,
             "Delete segment",
             f"Delete the segment {item.text()!r}? Its leads stay as they are; a board filtered"
             " by it shows all leads again, and newsletters sent to it stop until it is back.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel,
-        )
-        if answer != QMessageBox.StandardButton.Yes:
+        ):
             return
         segments.delete_segment(self.workspace, item.text())
         self.new_segment()
