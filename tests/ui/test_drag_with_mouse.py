@@ -12,6 +12,7 @@ from pytestqt.qtbot import QtBot
 from nurturedesk.core import leads
 from nurturedesk.core.db import Workspace
 from nurturedesk.core.stages import find_stage
+from nurturedesk.ui.board.view import StageColumn
 from nurturedesk.ui.main_window import MainWindow
 from tests.conftest import on_xvfb, require_service
 from tests.ui.conftest import add
@@ -44,6 +45,12 @@ def test_drag_a_card_to_another_column_with_the_mouse(
     first = add(workspace, "first@example.com", "Sales-ready", first_name="First")
     second = add(workspace, "second@example.com", "Sales-ready", first_name="Second")
     window.board.flush_pending()
+
+    def column(name: str) -> StageColumn:
+        found = window.board.column_for(find_stage(workspace, name).id)
+        assert found is not None
+        return found
+
     source = window.board.column_for(find_stage(workspace, "Nurturing").id)
     target = window.board.column_for(find_stage(workspace, "Sales-ready").id)
     assert source is not None and target is not None
@@ -68,12 +75,12 @@ def test_drag_a_card_to_another_column_with_the_mouse(
         moving,
         second,
     ]
-    qtbot.waitUntil(lambda: target.count.text() == "3")
-    assert source.count.text() == "1"
+    # Columns are looked up again from here: the window's poll for commits from elsewhere
+    # (every couple of seconds) may rebuild the board after the drop, with new widgets.
+    qtbot.waitUntil(lambda: column("Sales-ready").count.text() == "3")
+    assert column("Nurturing").count.text() == "1"
     window.undo_stack.undo()
     assert leads.get_lead(workspace, moving).stage_name == "Nurturing"
     window.board.flush_pending()
-    assert [c.name for c in (source.model.card(r) for r in range(source.model.rowCount()))] == [
-        "Mover",
-        "Stays",
-    ]
+    model = column("Nurturing").model
+    assert [model.card(r).name for r in range(model.rowCount())] == ["Mover", "Stays"]
