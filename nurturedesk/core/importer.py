@@ -548,14 +548,22 @@ def _values_past_the_header(block: list[list[str]], number: int, table: Table) -
     "Inc"; rejected, the user can quote it and import the row again. (Empty cells after the
     last column, which some tools write, are fine.)"""
     columns = len(table.header)
+    delimiter = _DELIMITER_NAMES.get(table.delimiter, repr(table.delimiter))
+    if table.header_row:
+        why = (
+            f"values where the header has {columns} columns: a value with a {delimiter} in it"
+            " that is not in quotes? Quote it and import the file again"
+        )
+    else:  # (columns named by position, counted on the first rows: see tabular._headerless)
+        why = (
+            f"values where the file's first rows have {columns}: the file has no header row,"
+            " so its columns are counted on its first rows; add a header naming every column"
+            " and import the file again"
+        )
     found: dict[int, str] = {}
     for offset, cells in enumerate(block):
         if len(cells) > columns and any(cell.strip() for cell in cells[columns:]):
-            delimiter = _DELIMITER_NAMES.get(table.delimiter, repr(table.delimiter))
-            found[number + 1 + offset] = (
-                f"{len(cells)} values where the header has {columns} columns: a value with"
-                f" a {delimiter} in it that is not in quotes? Quote it and import the file again"
-            )
+            found[number + 1 + offset] = f"{len(cells)} {why}"
     return found
 
 

@@ -18,7 +18,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from itertools import chain, islice, pairwise
+from itertools import islice, pairwise
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -232,24 +232,29 @@ def _find_header(
 ) -> tuple[list[str], int] | None:
     """The header row and its number among `rows` (see open_table), or None if all blank.
 
-    A first row holding an address that `is_header` does not accept is data, not a header
-    (a list of addresses, one a line, has none): the columns are then named by position
-    and the number is that of the row before it, so that the row is read as data."""
+    When no row is one `is_header` accepts and the first row holds an address, the file has
+    no header (a list of addresses, one a line): the columns are then named by position and
+    the number is that of the row before it, so that the row is read as data. (A title line
+    with an address above a real header is passed over like any title line.)"""
     rows = iter(rows)
     candidates: list[tuple[list[str], int]] = []  # the first non-blank rows, numbered
     for number, cells in enumerate(rows, 1):
         if any(c.strip() for c in cells):
             if is_header is not None and is_header(cells):
                 return cells, number
-            if not candidates and any(map(ADDRESS_SHAPE.fullmatch, cells)):
-                return _headerless(cells, rows), number - 1
-            if is_header is None:
-                return cells, number
             candidates.append((cells, number))
-            if len(candidates) > HEADER_SEARCH:
+            if is_header is None or len(candidates) > HEADER_SEARCH:
                 break
     if not candidates:
         return None
+    first, number = candidates[0]
+    if any(map(ADDRESS_SHAPE.fullmatch, first)):
+        sample = [cells for cells, _n in candidates]
+        if is_header is None:  # (only the first row was read)
+            sample += islice(rows, HEADER_SEARCH)
+        return _headerless(sample), number - 1
+    if is_header is None:
+        return first, number
     # No row is named like a header we know: the row above the first one holding an address
     # (a title line, then a header in another language), else the first row as it is.
     for (cells, number), (below, _n) in pairwise(candidates):
@@ -260,11 +265,11 @@ def _find_header(
     return candidates[0]
 
 
-def _headerless(first: list[str], rows: Iterable[list[str]]) -> list[str]:
+def _headerless(sample: Iterable[list[str]]) -> list[str]:
     """Column names by position for a file without a header, as wide as its first rows
     (up to their last non-blank cell: an Excel sheet's formatted empty columns do not count)."""
     width = 0
-    for cells in chain([first], islice(rows, HEADER_SEARCH)):
+    for cells in sample:
         filled = [i for i, c in enumerate(cells) if c.strip()]
         width = max(width, filled[-1] + 1 if filled else 0)
     return [column_name(i) for i in range(width)]

@@ -578,6 +578,29 @@ def test_a_file_without_a_header_keeps_its_first_row(workspace: Workspace, tmp_p
     assert leads.find_lead(workspace, "dee@example.com").custom_fields == {"Column 2": "Dee"}
 
 
+def test_a_title_line_with_an_address_above_the_header_is_passed_over(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """ "Exported by boss@..." above the real header is a title line, not a first lead."""
+    path = tmp_path / "export.csv"
+    path.write_text("Exported by,boss@example.com\n\nEmail,Name\na@x.com,A\nb@x.com,B\n")
+    result = import_file(workspace, path)
+    assert (result.rows, result.imported) == (2, 2)
+    assert result.mapping == (("Email", "email"), ("Name", "full_name"))
+
+
+def test_a_wider_row_further_down_a_file_without_header_says_why(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    path = tmp_path / "list.csv"
+    path.write_text("".join(f"u{i}@x.com,N{i}\n" for i in range(15)) + "late@x.com,Late,Acme\n")
+    result = import_file(workspace, path)
+    assert (result.rows, result.imported, result.rejected) == (16, 15, 1)
+    (row,) = report_rows(result.rejected_file)
+    assert row["row"] == "16"
+    assert "the file has no header row" in row["reason"] and "quote" not in row["reason"]
+
+
 def test_xlsx_with_numbers_dates_and_unknown_columns(workspace: Workspace, tmp_path: Path) -> None:
     book = Workbook()
     sheet = book.active
