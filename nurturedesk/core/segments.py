@@ -104,7 +104,9 @@ def parse_condition(text: str) -> Condition:
 
 def check_condition(c: Condition) -> None:
     field, op = c.field, c.op
-    if not c.value.strip():  # "tag = " would save silently and match nobody
+    # "tag = " would save silently and match nobody; "company = " (no company) is a question.
+    texts = field.startswith("custom.") or field in TEXT_FIELDS or field == "email"
+    if not c.value.strip() and not texts:
         raise ValidationError(
             "conditions", f"Give a value to compare {field!r} with, e.g. '{field} {op} ...'."
         )
@@ -164,15 +166,18 @@ def _date_bound(op: str, value: str, now: datetime) -> datetime:
         ) from exc
 
 
-def _days(value: str) -> int:
-    """N of `within N` (also "N d", "N days"): a whole number of days from 0 to MAX_DAYS."""
+def _days(value: str) -> float:
+    """N of `within N` (also "N d", "N days", "1.5"): days from 0 to MAX_DAYS."""
     text = value.removesuffix("days").removesuffix("d").strip()
-    if not text.isdecimal() or int(text) > MAX_DAYS:
+    try:
+        days = float(text)
+    except ValueError:
+        days = -1.0
+    if not 0 <= days <= MAX_DAYS:  # (also NaN)
         raise ValidationError(
-            "conditions",
-            f"Write the days as a whole number from 0 to {MAX_DAYS}, not {value.strip()!r}.",
+            "conditions", f"Write the days as a number from 0 to {MAX_DAYS}, not {value.strip()!r}."
         )
-    return int(text)
+    return days
 
 
 def check_names(workspace: Workspace, conditions: list[Condition]) -> None:
