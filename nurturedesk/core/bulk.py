@@ -73,11 +73,14 @@ def _stages(session: Session, lead_ids: Sequence[int]) -> tuple[int, ...]:
 
 
 def tag_leads(workspace: Workspace, lead_ids: Sequence[int], tag: str) -> TagChange:
-    names = tag_names([tag])
+    with workspace.session() as session:
+        names = tag_names([tag], session.scalars(select(Tag.name)))
     if not names:
         raise ValidationError("tag", "A tag needs a name.")
     if len(names) > 1:
-        raise ValidationError("tag", "One tag at a time: , ; and | separate tags in files.")
+        raise ValidationError(
+            "tag", "A tag name cannot hold , ; or | (they separate tags): one tag at a time."
+        )
     (name,) = names
     with workspace.session() as session:
         tag_row = session.scalar(select(Tag).where(func.lower(Tag.name) == name.casefold()))

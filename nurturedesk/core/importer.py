@@ -1212,7 +1212,7 @@ class _ImportRun:
         self.tag_ids = {
             name.casefold(): tid for tid, name in conn.execute(select(Tag.id, Tag.name))
         }
-        self.import_tags = {self._tag_id(conn, t) for t in tag_names(opts.tags)}
+        self.import_tags = {self._tag_id(conn, t) for t in tag_names(opts.tags, self.tag_ids)}
         self.source_tag = clean_text(f"imported from {self.table.path.name}", 200)
 
     def _tag_id(self, conn: Connection, name: str) -> int:
@@ -1426,7 +1426,7 @@ class _ImportRun:
                 if tags_idx is not None and tags_idx < n and cells[tags_idx].strip():
                     tags = import_tags | {
                         self._tag_id(conn, name)
-                        for name in tag_names([_unguarded(cells[tags_idx].strip())])
+                        for name in tag_names([_unguarded(cells[tags_idx].strip())], self.tag_ids)
                     }
 
                 lead_id = seen.get(key)

@@ -125,7 +125,7 @@ def _search_text(lead: Lead) -> str:
     return f"{lead.first_name} {lead.last_name} {lead.email} {lead.company}".lower()
 
 
-def validate_lead_data(data: LeadData) -> LeadData:
+def validate_lead_data(data: LeadData, existing_tags: Iterable[str] = ()) -> LeadData:
     """Normalised copy, or ValidationError naming the field. Does not touch the database."""
     cleaned: dict[str, Any] = {"email": normalize_email(data.email)}
     for name, limit in TEXT_FIELDS.items():
@@ -135,7 +135,7 @@ def validate_lead_data(data: LeadData) -> LeadData:
         for k, v in (data.custom_fields or {}).items()
         if clean_text(k, 80)
     }
-    cleaned["tags"] = tuple(tag_names(data.tags))
+    cleaned["tags"] = tuple(tag_names(data.tags, existing_tags))
     if cleaned["timezone"]:
         _check_timezone(cleaned["timezone"])
     return LeadData(**cleaned)
@@ -217,7 +217,7 @@ def _first_stage_id(session: Session) -> int:
 def add_lead(
     workspace: Workspace, data: LeadData, stage_id: int | None = None, *, reason: str = "added"
 ) -> LeadDetail:
-    clean = validate_lead_data(data)
+    clean = validate_lead_data(data, all_tags(workspace))
     now = workspace.clock.now()
     with workspace.session() as session:
         _ensure_unique(session, clean.email)
@@ -278,7 +278,7 @@ def update_lead(
     workspace: Workspace, lead_id: int, data: LeadData
 ) -> tuple[LeadDetail, LeadDetail]:
     """Replace a lead's editable fields. Returns (before, after) so the edit can be undone."""
-    clean = validate_lead_data(data)
+    clean = validate_lead_data(data, all_tags(workspace))
     with workspace.session() as session:
         lead = session.get(Lead, lead_id)
         if lead is None or lead.deleted_at is not None:

@@ -49,12 +49,16 @@ def email_key(email: str) -> str:
     return email.strip().lower()
 
 
-def tag_names(values: Iterable[str]) -> list[str]:
+def tag_names(values: Iterable[str], existing: Iterable[str] = ()) -> list[str]:
     """The tag names in `values`, each of which may hold several ("vip, fair 2026"):
-    cleaned, without blanks, each name once whatever its letter case, in order."""
+    cleaned, without blanks, each name once whatever its letter case, in order. A value that
+    is the name of an `existing` tag is that tag (one made before separators were refused)."""
+    known = {clean_text(name, 80).casefold() for name in existing}
     names: dict[str, str] = {}
     for value in values:
-        for part in TAG_SEPARATORS.split(value):
+        whole = clean_text(value, 80)
+        parts = [whole] if whole.casefold() in known else TAG_SEPARATORS.split(value)
+        for part in parts:
             name = clean_text(part, 80)
             if name:
                 names.setdefault(name.casefold(), name)

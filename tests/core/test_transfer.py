@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from nurturedesk.core.db import Workspace, open_workspace
 from nurturedesk.core.errors import UserError, ValidationError
 from nurturedesk.core.exporter import export_leads
 from nurturedesk.core.importer import ImportOptions, import_file
+from nurturedesk.core.models import Tag
 from nurturedesk.core.segments import parse_condition, save_segment
 from nurturedesk.core.stages import find_stage
 
@@ -126,8 +128,18 @@ def test_a_tag_name_never_holds_what_separates_tags_in_a_file(
     path.write_text("Email\nb@example.com\n", encoding="utf-8")
     import_file(workspace, path, ImportOptions(tags=("spring; vip|Fair",)))
     assert leads.find_lead(workspace, "b@example.com").tags == ("fair", "spring", "vip")
-    with pytest.raises(ValidationError, match="One tag at a time"):
+    with pytest.raises(ValidationError, match="one tag at a time"):
         bulk.tag_leads(workspace, [added.id], "x,y")
+
+    # A tag made before separators were refused stays whole: an edit of its lead keeps it,
+    # and it can still be given in bulk.
+    with workspace.session() as session:
+        session.add(Tag(name="Q1, 2026"))
+    bulk.tag_leads(workspace, [added.id], "Q1, 2026")
+    detail = leads.get_lead(workspace, added.id)
+    assert detail.tags == ("2026", "fair", "Q1, 2026")
+    leads.update_lead(workspace, added.id, replace(detail, phone="123"))
+    assert leads.get_lead(workspace, added.id).tags == ("2026", "fair", "Q1, 2026")
 
 
 def test_a_50_mb_file_imports_completely(workspace: Workspace, tmp_path: Path) -> None:
