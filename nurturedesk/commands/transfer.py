@@ -116,16 +116,11 @@ def undo(ctx: Context) -> int:
     busy = importer.worked_on_since(ws, batch)
     if busy and not ctx.args.force:
         raise UserError(
-            f"{busy:,} of the leads import #{batch} added were edited, moved or had an"
+            f"{busy:,} of the leads import #{batch} added were edited, tagged, moved, enrolled or had an"
             " interaction since; undoing the import removes them, and that with them. Run"
             " again with --force to undo it anyway."
         )
-    result = importer.undo_import(ws, batch)
-    kept = f" ({result.kept:,} keep what was changed since)" if result.kept else ""
-    print(
-        f"Import #{batch} undone: {result.removed:,} leads removed, "
-        f"{result.restored:,} restored to how they were{kept}."
-    )
+    print(importer.undo_import(ws, batch).summary(batch))
     return 0
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
@@ -72,6 +72,13 @@ def _stages(session: Session, lead_ids: Sequence[int]) -> tuple[int, ...]:
     )
 
 
+def _touch(session: Session, lead_ids: Sequence[int], now: datetime) -> None:
+    """A lead's tags are part of it: changing them changes the lead (so an import's undo
+    knows the lead was worked on since)."""
+    if lead_ids:
+        session.execute(update(Lead).where(Lead.id.in_(list(lead_ids))).values(updated_at=now))
+
+
 def tag_leads(workspace: Workspace, lead_ids: Sequence[int], tag: str) -> TagChange:
     with workspace.session() as session:
         names = tag_names([tag], session.scalars(select(Tag.name)))
@@ -102,6 +109,7 @@ def tag_leads(workspace: Workspace, lead_ids: Sequence[int], tag: str) -> TagCha
             session.execute(
                 insert(lead_tags), [{"lead_id": i, "tag_id": tag_row.id} for i in changed]
             )
+            _touch(session, changed, workspace.clock.now())
         result = TagChange(tag_row.name, tag_row.id, tuple(changed), True, created)
         stages = _stages(session, changed)
     workspace.events.publish(LeadsChanged(result.lead_ids, stages, "tagged"))
@@ -127,6 +135,7 @@ def untag_leads(workspace: Workspace, lead_ids: Sequence[int], tag: str) -> TagC
                 lead_tags.c.tag_id == tag_row.id, lead_tags.c.lead_id.in_(changed)
             )
         )
+        _touch(session, changed, workspace.clock.now())
         result = TagChange(tag_row.name, tag_row.id, tuple(changed), False, False)
         stages = _stages(session, changed)
     workspace.events.publish(LeadsChanged(result.lead_ids, stages, "untagged"))

@@ -33,10 +33,16 @@ class NotFoundError(UserError):
     pass
 
 
+NAMES_LISTED = 20  # names an error for a name that matches nothing lists at most
+
+
 def no_such(kind: str, name: str, existing: Iterable[str]) -> NotFoundError:
     """The error for a name that matches nothing, listing the names there are, e.g.
     "No stage named 'Nowhere'. Stages: New, Won." (a typo would otherwise match no lead)."""
-    names = ", ".join(existing)
+    listed = list(existing)
+    names = ", ".join(listed[:NAMES_LISTED])
+    if len(listed) > NAMES_LISTED:  # a workspace may have hundreds of tags: one line
+        names += f" and {len(listed) - NAMES_LISTED:,} more"
     there = f"{kind.capitalize()}s: {names}." if names else f"There are no {kind}s yet."
     return NotFoundError(f"No {kind} named {name.strip()!r}. {there}")
 

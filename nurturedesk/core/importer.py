@@ -63,6 +63,7 @@ from nurturedesk.core.events import LeadsChanged
 from nurturedesk.core.leads import TEXT_FIELDS
 from nurturedesk.core.models import (
     Base,
+    Enrollment,
     ImportBatch,
     ImportBatchUpdate,
     Interaction,
@@ -1787,10 +1788,17 @@ class UndoImportResult:
     restored: int  # leads it had updated, put back as they were
     kept: int = 0  # of those, leads changed again since: what changed since was kept
 
+    def summary(self, batch_id: int) -> str:
+        kept = f", {self.kept:,} of them keeping later changes" if self.kept else ""
+        return (
+            f"Import #{batch_id} undone: {self.removed:,} leads removed,"
+            f" {self.restored:,} put back{kept}."
+        )
+
 
 def worked_on_since(workspace: Workspace, batch_id: int) -> int:
-    """Leads an import added that have a life of their own since: edited, moved to another
-    stage, or with an interaction (an email opened, a call logged). Undoing the import
+    """Leads an import added that have a life of their own since: edited or tagged, moved to
+    another stage, enrolled by hand, or with an interaction (an email opened, a call logged). Undoing the import
     removes them, and that with them: the CLI and the window ask first."""
     with workspace.session() as session:
         batch = session.get(ImportBatch, batch_id)
@@ -1802,9 +1810,11 @@ def worked_on_since(workspace: Workspace, batch_id: int) -> int:
                 select(func.count()).where(
                     Lead.id.between(batch.first_lead_id, batch.last_lead_id),
                     or_(
-                        Lead.updated_at > since,
+                        Lead.updated_at > since,  # (tagging too: bulk._touch)
                         Lead.stage_entered_at > since,
                         exists().where(Interaction.lead_id == Lead.id),
+                        # (enrolment rules enrol new leads by themselves: that is no work)
+                        exists().where(Enrollment.lead_id == Lead.id, Enrollment.how == "by hand"),
                     ),
                 )
             )

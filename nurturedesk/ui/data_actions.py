@@ -229,7 +229,7 @@ class DataActions:
         if busy and not user_confirms(
             self.window,
             "Undo an import",
-            f"{busy:,} of the leads import #{batch.id} added were edited, moved or had an"
+            f"{busy:,} of the leads import #{batch.id} added were edited, tagged, moved, enrolled or had an"
             " interaction since. Undoing the import removes them, and that with them.\n\n"
             "Undo it anyway?",
         ):
@@ -244,12 +244,7 @@ class DataActions:
             self.window.show_error(str(exc))
             return
         self.window.undo_stack.clear()  # older commands may refer to leads just removed
-        kept = f" ({result.kept:,} keep what was changed since)" if result.kept else ""
-        self.window.statusBar().showMessage(
-            f"Import #{batch.id} undone: {result.removed:,} leads removed, "
-            f"{result.restored:,} restored{kept}.",
-            10_000,
-        )
+        self.window.statusBar().showMessage(result.summary(batch.id), 10_000)
 
     def _ask_export_path(self) -> str | None:
         path, chosen = QFileDialog.getSaveFileName(

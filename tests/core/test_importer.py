@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,7 @@ from nurturedesk.core.importer import (
     worked_on_since,
 )
 from nurturedesk.core.interactions import log_interactions
+from nurturedesk.core.sequences import enroll, list_sequences
 from nurturedesk.core.stages import find_stage
 from nurturedesk.core.tabular import TableError, detect_encoding, open_table
 from nurturedesk.core.validation import normalize_email
@@ -821,15 +823,21 @@ def test_undo_puts_back_only_what_is_still_as_the_import_left_it(
 def test_leads_worked_on_since_an_import_are_counted_before_it_is_undone(
     workspace: Workspace, tmp_path: Path, clock: FakeClock
 ) -> None:
-    rows = [["Email"], ["a@example.com"], ["b@example.com"], ["c@example.com"]]
-    result = import_file(workspace, write_csv(tmp_path / "l.csv", rows))
+    emails = [f"{n}@example.com" for n in "abcdef"]
+    result = import_file(
+        workspace, write_csv(tmp_path / "l.csv", [["Email"]] + [[e] for e in emails])
+    )
     assert result.batch_id is not None
     assert worked_on_since(workspace, result.batch_id) == 0
     clock.advance(hours=1)
-    a, b = (leads.find_lead(workspace, e).id for e in ("a@example.com", "b@example.com"))
+    a, b, c, d, e = (leads.find_lead(workspace, x).id for x in emails[:5])
     leads.move_leads(workspace, [a], find_stage(workspace, "Nurturing").id)
     log_interactions(workspace, [b], "call")
-    assert worked_on_since(workspace, result.batch_id) == 2
+    bulk.tag_leads(workspace, [c], "hot")
+    leads.update_lead(workspace, d, replace(leads.get_lead(workspace, d), phone="123"))
+    sequence = list_sequences(workspace)[0]
+    enroll(workspace, [e], sequence.id)
+    assert worked_on_since(workspace, result.batch_id) == 5  # f alone was left alone
 
 
 def test_cancel_leaves_nothing(workspace: Workspace, tmp_path: Path) -> None:

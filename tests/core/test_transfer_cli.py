@@ -76,7 +76,10 @@ def test_import_export_segment_bulk_and_undo(
     code, out, _ = run(capsys, "export", str(out_file), "--tag", "Kunde", "-w", ws)
     assert "Exported 1 leads" in out and "anna@example.de" in out_file.read_text("utf-8-sig")
 
-    code, out, _ = run(capsys, "imports", "undo", str(data["batch_id"]), "-w", ws)
+    # Tagged and enrolled by hand since: the undo asks first.
+    code, _, err = run(capsys, "imports", "undo", str(data["batch_id"]), "-w", ws)
+    assert code == 1 and "were edited, tagged, moved, enrolled or had an interaction since" in err
+    code, out, _ = run(capsys, "imports", "undo", str(data["batch_id"]), "--force", "-w", ws)
     assert "2 leads removed" in out
     code, out, _ = run(capsys, "lead", "list", "-w", ws)
     assert out == ""
@@ -194,9 +197,20 @@ def test_undoing_an_import_whose_leads_were_worked_on_asks_for_force(
     assert run(capsys, "lead", "move", "ann@example.com", "Nurturing", "-w", ws)[0] == 0
     code, _, err = run(capsys, "imports", "undo", "1", "-w", ws)
     assert code == 1
-    assert "1 of the leads import #1 added were edited, moved or had an interaction" in err
+    assert (
+        "1 of the leads import #1 added were edited, tagged, moved, enrolled or had an interaction"
+        in err
+    )
     assert "--force" in err
     code, out, _ = run(capsys, "lead", "list", "-w", ws)
     assert "ann@example.com" in out  # nothing was undone
     code, out, _ = run(capsys, "imports", "undo", "1", "--force", "-w", ws)
     assert code == 0 and "2 leads removed" in out
+
+
+def test_a_name_that_matches_nothing_lists_a_few_of_the_names_there_are() -> None:
+    from nurturedesk.core.errors import no_such
+
+    message = str(no_such("tag", "typo", [f"tag{i}" for i in range(300)]))
+    assert message.startswith("No tag named 'typo'. Tags: tag0, tag1,")
+    assert message.endswith("tag19 and 280 more.") and "tag20" not in message

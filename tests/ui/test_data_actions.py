@@ -367,7 +367,7 @@ def test_undoing_an_import_whose_leads_were_worked_on_asks_first(
 
     when_modal(qtbot, pick)
     window.data_actions.undo_an_import()  # type: ignore[attr-defined]
-    assert "1 of the leads import #1 added were edited, moved" in warned[0]
+    assert "1 of the leads import #1 added were edited, tagged, moved" in warned[0]
     assert [c.email for c in leads.list_leads(window.workspace)] == ["a@x.com"]
 
 
