@@ -1622,15 +1622,8 @@ class _ImportRun:
     ) -> None:
         ids = list({u.lead_id for u in updates})
         current: dict[int, dict[str, Any]] = {}
-        cols = [
-            Lead.id,
-            Lead.email,
-            *(getattr(Lead, f) for f in TEXT_FIELDS),
-            Lead.custom_fields,
-            Lead.updated_at,
-        ]
         for start in range(0, len(ids), 900):
-            for row in conn.execute(select(*cols).where(Lead.id.in_(ids[start : start + 900]))):
+            for row in conn.execute(select(*_IMAGED).where(Lead.id.in_(ids[start : start + 900]))):
                 data = dict(row._mapping)
                 data["custom_fields"] = dict(data["custom_fields"] or {})
                 current[data["id"]] = data
@@ -1657,10 +1650,7 @@ class _ImportRun:
             have = tags_now.setdefault(u.lead_id, set())
             needs_image = u.existing and u.lead_id not in self.imaged
             if needs_image:
-                before = {k: v for k, v in lead.items() if k not in ("id", "updated_at")}
-                before["custom_fields"] = dict(lead["custom_fields"])
-                before["updated_at"] = lead["updated_at"].isoformat()
-                before["tag_ids"] = sorted(have)
+                before = _undo_image(lead, have)
             fields_changed = _combine(lead, u.values, u.custom, policy)
             added = u.tags - have
             if fields_changed or added:
@@ -1709,27 +1699,39 @@ class _ImportRun:
             )
 
 
+# The columns of a lead an update by an import may change, and its undo puts back.
+_IMAGED = (
+    Lead.id,
+    Lead.email,
+    *(getattr(Lead, f) for f in TEXT_FIELDS),
+    Lead.custom_fields,
+    Lead.updated_at,
+)
+
+
+def _undo_image(lead: dict[str, Any], tag_ids: Iterable[int]) -> dict[str, Any]:
+    """What an import's undo compares and puts back of a lead (columns `_IMAGED` and its tag
+    ids), as JSON holds it."""
+    image = {k: v for k, v in lead.items() if k not in ("id", "updated_at")}
+    image["custom_fields"] = dict(lead["custom_fields"] or {})
+    image["updated_at"] = lead["updated_at"].isoformat()
+    image["tag_ids"] = sorted(tag_ids)
+    return image
+
+
 def _lead_images(conn: Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
-    """What an import's undo compares and puts back of each lead: its text fields, custom
-    fields, tags and when it was last changed (as JSON holds them)."""
-    images: dict[int, dict[str, Any]] = {}
-    cols = [Lead.id, *(getattr(Lead, f) for f in TEXT_FIELDS), Lead.custom_fields, Lead.updated_at]
+    """The undo images of these leads as they are now."""
+    rows: dict[int, dict[str, Any]] = {}
+    tags: dict[int, set[int]] = {}
     for start in range(0, len(ids), 900):
         part = ids[start : start + 900]
-        for row in conn.execute(select(*cols).where(Lead.id.in_(part))):
-            image = dict(row._mapping)
-            lead_id = image.pop("id")
-            image["custom_fields"] = dict(image["custom_fields"] or {})
-            image["updated_at"] = image["updated_at"].isoformat()
-            image["tag_ids"] = []
-            images[lead_id] = image
+        for row in conn.execute(select(*_IMAGED).where(Lead.id.in_(part))):
+            rows[row.id] = dict(row._mapping)
         for lead_id, tag_id in conn.execute(
-            select(lead_tags.c.lead_id, lead_tags.c.tag_id)
-            .where(lead_tags.c.lead_id.in_(part))
-            .order_by(lead_tags.c.tag_id)
+            select(lead_tags.c.lead_id, lead_tags.c.tag_id).where(lead_tags.c.lead_id.in_(part))
         ):
-            images[lead_id]["tag_ids"].append(tag_id)
-    return images
+            tags.setdefault(lead_id, set()).add(tag_id)
+    return {lead_id: _undo_image(row, tags.get(lead_id, ())) for lead_id, row in rows.items()}
 
 
 def _bind(name: str, type_: Any = None) -> Any:

@@ -391,7 +391,7 @@ def _open_xlsx(path: Path, size: int, is_header: Callable[[list[str]], bool] | N
     # one is left to the readers below, which say it is damaged).
     with contextlib.suppress(zipfile.BadZipFile, OSError), zipfile.ZipFile(path) as book:
         if not any(name.startswith("xl/") for name in book.namelist()):
-            raise _not_a_table(path, "a zip archive")
+            raise _not_a_table(path, "a zip archive or another kind of document")
     rows = _xlsx_iter(path)
     try:
         found = _find_header(rows, is_header)

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QWidget
 from nurturedesk.core import bulk, importer
 from nurturedesk.core.db import Workspace
 from nurturedesk.ui.busy import run_busy
-from nurturedesk.ui.commands import ErrorReporter, WorkspaceCommand, _plural
+from nurturedesk.ui.commands import ErrorReporter, WorkspaceCommand, plural
 
 
 def none_of(count: int, has: str, has_not: str) -> str:
@@ -65,7 +65,7 @@ class TagLeadsCommand(BulkCommand):
         tell: ErrorReporter,
     ) -> None:
         verb = "Tag" if add else "Untag"
-        text = f"{verb} {_plural(len(lead_ids), 'lead')} “{tag}”"
+        text = f"{verb} {plural(len(lead_ids), 'lead')} “{tag}”"
         super().__init__(workspace, text, lead_ids, report, tell)
         self.tag = tag
         self.add = add
@@ -99,7 +99,7 @@ class AssignOwnerCommand(BulkCommand):
         report: ErrorReporter,
         tell: ErrorReporter,
     ) -> None:
-        what = f"Assign {_plural(len(lead_ids), 'lead')} to {owner}" if owner else "Clear owner"
+        what = f"Assign {plural(len(lead_ids), 'lead')} to {owner}" if owner else "Clear owner"
         super().__init__(workspace, what, lead_ids, report, tell)
         self.owner = owner
         self.change: bulk.OwnerChange | None = None
@@ -134,7 +134,7 @@ class EnrolCommand(BulkCommand):
     ) -> None:
         verb = "Enrol" if enrol else "Unenrol"
         where = "in" if enrol else "from"
-        text = f"{verb} {_plural(len(lead_ids), 'lead')} {where} {sequence}"
+        text = f"{verb} {plural(len(lead_ids), 'lead')} {where} {sequence}"
         super().__init__(workspace, text, lead_ids, report, tell)
         self.sequence = sequence
         self.enrol = enrol
@@ -146,7 +146,7 @@ class EnrolCommand(BulkCommand):
             self.change = fn(self.workspace, self.lead_ids, self.sequence)
             if self.change.suppressed:
                 self.report(
-                    f"{_plural(len(self.change.suppressed), 'lead')} left out: "
+                    f"{plural(len(self.change.suppressed), 'lead')} left out: "
                     "on the suppression list, never mailed."
                 )
             n, where = len(self.lead_ids), self.change.sequence_name

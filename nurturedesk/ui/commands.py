@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 ErrorReporter = Callable[[str], None]
 
 
-def _plural(n: int, word: str) -> str:
+def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
@@ -52,9 +52,7 @@ class MoveLeadsCommand(WorkspaceCommand):
         before_lead_id: int | None,
         report: ErrorReporter,
     ) -> None:
-        super().__init__(
-            workspace, f"Move {_plural(len(lead_ids), 'lead')} to {stage_name}", report
-        )
+        super().__init__(workspace, f"Move {plural(len(lead_ids), 'lead')} to {stage_name}", report)
         self.lead_ids = list(lead_ids)
         self.stage_id = stage_id
         self.before_lead_id = before_lead_id
@@ -117,7 +115,7 @@ class DeleteLeadsCommand(WorkspaceCommand):
     def __init__(
         self, workspace: Workspace, lead_ids: Sequence[int], report: ErrorReporter
     ) -> None:
-        super().__init__(workspace, f"Delete {_plural(len(lead_ids), 'lead')}", report)
+        super().__init__(workspace, f"Delete {plural(len(lead_ids), 'lead')}", report)
         self.lead_ids = list(lead_ids)
 
     def redo(self) -> None:

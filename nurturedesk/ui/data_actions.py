@@ -35,7 +35,7 @@ from nurturedesk.ui.bulk_commands import (
     none_of,
 )
 from nurturedesk.ui.busy import run_busy
-from nurturedesk.ui.commands import _plural
+from nurturedesk.ui.commands import plural
 from nurturedesk.ui.confirm import user_confirms
 from nurturedesk.ui.import_dialog import ImportDialog
 from nurturedesk.ui.segments_panel import SegmentFilter, SegmentsDialog
@@ -324,7 +324,7 @@ class DataActions:
             return
         tag = tag or self._prompt(
             "Tag leads",
-            f"Tag {_plural(len(ids), 'selected lead')}:",
+            f"Tag {plural(len(ids), 'selected lead')}:",
             lead_service.all_tags(self.workspace),
         )
         if tag:
@@ -342,7 +342,7 @@ class DataActions:
                 self.tell(none_of(len(ids), "has a tag", "has no tag"))
                 return
             tag = self._prompt(
-                "Remove a tag", f"Remove a tag from {_plural(len(ids), 'selected lead')}:", choices
+                "Remove a tag", f"Remove a tag from {plural(len(ids), 'selected lead')}:", choices
             )
         if tag:
             self.window.undo_stack.push(
@@ -356,7 +356,7 @@ class DataActions:
         if owner is None:
             owner = self._prompt(
                 "Assign owner",
-                f"Owner of {_plural(len(ids), 'selected lead')}:",
+                f"Owner of {plural(len(ids), 'selected lead')}:",
                 lead_service.distinct_values(self.workspace, "owner"),
                 clear_text="Clear Owner",
             )
@@ -378,7 +378,9 @@ class DataActions:
         if sequence is None:
             names = self._sequence_names()
             if not names:
-                self.window.show_error("There is no nurture sequence yet.")
+                self.window.show_error(
+                    "There is no nurture sequence yet: add one in Nurture > Sequences…."
+                )
                 return
             title = "Enrol in a sequence" if enrol else "Unenrol from a sequence"
             choice, ok = QInputDialog.getItem(self.window, title, "Sequence:", names, 0, False)

@@ -689,7 +689,7 @@ def test_a_file_that_is_not_text_is_named_as_such(workspace: Workspace, tmp_path
         (tmp_path / "photo.csv", " (it is a PNG image)"),
         (tmp_path / "leads.csv.gz", " (it is a gzip archive)"),
         (tmp_path / "pixels.csv", ""),
-        (tmp_path / "leads.zip", " (it is a zip archive)"),
+        (tmp_path / "leads.zip", " (it is a zip archive or another kind of document)"),
         (workspace.path, " (it is a SQLite database)"),
     ]:
         for attempt in (preview_import, lambda p: import_file(workspace, p)):
