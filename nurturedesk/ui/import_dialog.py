@@ -54,6 +54,21 @@ POLICY_LABELS = {
     "merge": "Merge (only fill what is missing)",
 }
 PREVIEW_ROWS = 20
+# (label, codec): "" is what the file looks like (BOM, UTF-8, else charset detection).
+ENCODINGS = (
+    ("Detect", ""),
+    ("Unicode (UTF-8)", "utf-8"),
+    ("Unicode (UTF-16)", "utf-16"),
+    ("Western European (Windows-1252)", "cp1252"),
+    ("Central European (Windows-1250)", "cp1250"),
+    ("Cyrillic (Windows-1251)", "cp1251"),
+    ("Greek (Windows-1253)", "cp1253"),
+    ("Turkish (Windows-1254)", "cp1254"),
+    ("Western European (ISO-8859-1)", "latin-1"),
+    ("Central European (ISO-8859-2)", "iso8859-2"),
+    ("Western European (Mac Roman)", "mac-roman"),
+    ("Japanese (Shift JIS)", "shift_jis"),
+)
 
 
 class _ImportSignals(QObject):
@@ -95,9 +110,21 @@ class ImportDialog(QDialog):
         row.addWidget(self.browse_button)
         layout.addLayout(row)
 
+        row = QHBoxLayout()
         self.file_info = QLabel()
         self.file_info.setObjectName("fileInfo")
-        layout.addWidget(self.file_info)
+        self.file_info.setWordWrap(True)
+        row.addWidget(self.file_info, 1)
+        # Detection can be wrong (Polish cp1250 read as cp1252 looks nearly right): the user
+        # who sees "Zak³ad" in the preview picks the encoding, and the preview follows.
+        self.encoding = QComboBox()
+        self.encoding.setObjectName("importEncoding")
+        for label, name in ENCODINGS:
+            self.encoding.addItem(label, name)
+        self.encoding.currentIndexChanged.connect(lambda _i: self.load_preview())
+        row.addWidget(QLabel("Encoding:"))
+        row.addWidget(self.encoding)
+        layout.addLayout(row)
         self.table = QTableWidget()
         self.table.setObjectName("importPreview")
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -132,6 +159,7 @@ class ImportDialog(QDialog):
         self.choices: tuple[QWidget, ...] = (
             self.path_edit,
             self.browse_button,
+            self.encoding,
             self.table,
             self.keep_unknown,
             self.policy,
@@ -180,7 +208,8 @@ class ImportDialog(QDialog):
 
     def _base_options(self) -> importer.ImportOptions:
         return importer.ImportOptions(
-            unknown_columns="custom" if self.keep_unknown.isChecked() else "ignore"
+            unknown_columns="custom" if self.keep_unknown.isChecked() else "ignore",
+            encoding=self.encoding.currentData() or None,
         )
 
     def load_preview(self) -> None:
@@ -267,6 +296,7 @@ class ImportDialog(QDialog):
             tags=tuple(t.strip() for t in self.tags.text().split(",") if t.strip()),
             source=self.source.text().strip(),
             stage=str(self.stage.currentData()) if self.stage.count() else None,
+            encoding=self.encoding.currentData() or None,
         )
 
     def start(self) -> None:

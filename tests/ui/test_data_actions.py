@@ -88,6 +88,26 @@ def test_import_dialog_previews_maps_imports_and_undoes(
     qtbot.waitUntil(lambda: column_count(window, "New") == 2)
 
 
+def test_the_user_picks_the_encoding_when_detection_guesses_wrong(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    """A Polish Windows file; whatever the detector makes of it, choosing Central European
+    shows and imports the names as they are written."""
+    path = tmp_path / "pl.csv"
+    rows = "".join(f"p{i}@example.pl;Łukasz;Zakład Usług Żółć\r\n" for i in range(20))
+    path.write_bytes(("email;imię;firma\r\n" + rows).encode("cp1250"))
+    dialog = window.data_actions.open_import(path)  # type: ignore[attr-defined]
+    qtbot.addWidget(dialog)
+    dialog.encoding.setCurrentIndex(dialog.encoding.findData("cp1250"))
+    assert "cp1250" in dialog.file_info.text()
+    assert dialog.table.item(1, 2).text() == "Zakład Usług Żółć"
+    qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.import_result is not None, timeout=30_000)
+    lead = leads.find_lead(window.workspace, "p0@example.pl")
+    assert (lead.company, lead.custom_fields) == ("Zakład Usług Żółć", {"imię": "Łukasz"})
+    dialog.cancel_or_close()
+
+
 def import_choices(dialog: QWidget) -> list[QWidget]:
     """The file and the choices the user made for the import, as the dialog shows them."""
     widgets = [
