@@ -79,6 +79,15 @@ def write_csv(
     return path
 
 
+def plain_rows_then(tmp_path: Path, header: str, row: str, count: int, tail: str) -> Path:
+    """A CSV file: the header, `count` plain rows (`row` with {i} numbered), then `tail` as
+    written. With few rows the tail is read row by row, with 2,000 in a block taken whole."""
+    path = tmp_path / "list.csv"
+    plain = "".join(row.format(i=i) + "\r\n" for i in range(count))
+    path.write_text(f"{header}\r\n{plain}{tail}", encoding="utf-8", newline="")
+    return path
+
+
 def report_rows(path: str | None) -> list[dict[str, str]]:
     assert path is not None
     with open(path, encoding="utf-8-sig", newline="") as fh:
@@ -92,17 +101,15 @@ def test_a_quote_never_closed_is_reported_not_swallowed_in_silence(
     """The way a CRM once loaded 2,479 rows of 7,668 without a word: a stray quote makes the
     rest of the file one cell. Here that row is rejected, saying why, and the lines it
     swallowed are in the report; a note that merely spans lines is imported as before."""
-    before = "".join(f"p{i}@example.com,Ann,fine\r\n" for i in range(rows_before))
-    path = tmp_path / "list.csv"
-    path.write_text(
-        "Email,First Name,Notes\r\n"
-        + before
-        + 'multi@example.com,Bo,"Call back\r\nbob@example.com, after lunch"\r\n'
-        + 'stray@example.com,Cy,"Acme\r\n'
-        + "h@example.com,Di,ok\r\n"
-        + "i@example.com,Ed,ok\r\n",
-        encoding="utf-8",
-        newline="",
+    path = plain_rows_then(
+        tmp_path,
+        "Email,First Name,Notes",
+        "p{i}@example.com,Ann,fine",
+        rows_before,
+        'multi@example.com,Bo,"Call back\r\nbob@example.com, after lunch"\r\n'
+        'stray@example.com,Cy,"Acme\r\n'
+        "h@example.com,Di,ok\r\n"
+        "i@example.com,Ed,ok\r\n",
     )
     result = import_file(workspace, path)
     assert (result.rows, result.imported, result.rejected) == (rows_before + 2, rows_before + 1, 1)
@@ -150,15 +157,12 @@ def test_a_value_with_an_unquoted_comma_is_rejected_not_shifted_into_other_field
     """A value "Acme, Inc" unquoted makes five values under four columns: imported, the lead's
     company would be "Acme", its title "Inc", and "CTO" would be lost without a word.
     Empty cells after the last column (some tools write them) are no reason to refuse."""
-    before = "".join(f"p{i}@example.com,Ann,Co,Eng\r\n" for i in range(rows_before))
-    path = tmp_path / "list.csv"
-    path.write_text(
-        "Email,First Name,Company,Title\r\n"
-        + before
-        + "shift@example.com,Al,Acme, Inc,CTO\r\n"
-        + "trail@example.com,Cy,Gamma,CFO,,\r\n",
-        encoding="utf-8",
-        newline="",
+    path = plain_rows_then(
+        tmp_path,
+        "Email,First Name,Company,Title",
+        "p{i}@example.com,Ann,Co,Eng",
+        rows_before,
+        "shift@example.com,Al,Acme, Inc,CTO\r\ntrail@example.com,Cy,Gamma,CFO,,\r\n",
     )
     result = import_file(workspace, path)
     assert (result.rows, result.imported, result.rejected) == (rows_before + 2, rows_before + 1, 1)
