@@ -68,6 +68,8 @@ def import_(ctx: Context) -> int:
         f"{result.updated:,} updated, {result.skipped:,} skipped, {result.rejected:,} rejected "
         f"({result.rows_per_second:,.0f} rows/s)."
     )
+    if result.skipped_why:
+        print(f"  skipped: {result.skipped_summary()}")
     for problem in result.problems:
         print(f"  rejected {problem}")
     more = result.rejected - len(result.problems)  # the result holds the first few only

@@ -95,6 +95,10 @@ IMPORT_CACHE_KIB = 65_536
 EMAIL_SAMPLE_ROWS = 20  # rows looked at to find the email column by its values
 COLUMNS_SHOWN, COLUMN_NAME_SHOWN = 10, 30  # of the column names a message quotes
 REPORT_COLUMNS = ("status", "row", "reason")  # before the file's own, in the report
+# Why rows were skipped, as the result counts them.
+SKIPPED_REPEATED = "repeated in the file"
+SKIPPED_KNOWN = "already in NurtureDesk"
+SKIPPED_SUPPRESSED = "on the suppression list"
 FIRST_PROBLEMS = 3  # rejected rows an import result names (all are in the report)
 EVENT_IDS_LIMIT = 1000  # an import of more leads publishes its change without their ids
 LEADS = cast(SqlTable, Lead.__table__)
@@ -177,6 +181,12 @@ class ImportResult:
     problems: tuple[str, ...] = ()
     # What the user should check although the import went through (a wrong encoding).
     warnings: tuple[str, ...] = ()
+    # Why rows were skipped (SKIPPED_*) and how many, most first.
+    skipped_why: tuple[tuple[str, int], ...] = ()
+
+    def skipped_summary(self) -> str:
+        """'3 repeated in the file, 2 already in NurtureDesk' ('' if none was skipped)."""
+        return ", ".join(f"{n:,} {why}" for why, n in self.skipped_why)
 
     @property
     def rows_per_second(self) -> float:
@@ -200,6 +210,7 @@ class ImportResult:
             "mapping": {column: target for column, target in self.mapping},
             "problems": list(self.problems),
             "warnings": list(self.warnings),
+            "skipped_why": dict(self.skipped_why),
         }
 
 
@@ -940,6 +951,7 @@ class _Report:
         self._fh: Any = None
         self._writer: Any = None
         self.problems: list[str] = []
+        self.skipped: dict[str, int] = {}  # why (SKIPPED_*) -> rows
 
     def _open(self) -> None:
         # Beside the imported file if we may write there (a USB stick, a read-only share
@@ -969,6 +981,17 @@ class _Report:
         self._writer.writerow([status, row, reason, *cells])
         if status == "rejected" and len(self.problems) < FIRST_PROBLEMS:
             self.problems.append(f"row {row}: {reason}")
+
+    def skip(
+        self, row: int, why: str, where: str, cells: list[str], nothing_new: bool = False
+    ) -> None:
+        """A skipped row: `why` one of SKIPPED_*, `where` the row or lead it repeats."""
+        self.skipped[why] = self.skipped.get(why, 0) + 1
+        if why == SKIPPED_SUPPRESSED:
+            reason = "address on the suppression list (forgotten)"
+        else:
+            reason = f"duplicate of {where}" + (", nothing new" if nothing_new else "")
+        self.add("skipped", row, reason, cells)
 
     def close(self) -> str | None:
         if self._fh is None:
@@ -1140,6 +1163,7 @@ class _ImportRun:
             rejected_file=rejected_file,
             problems=tuple(self.report.problems),
             warnings=self._warnings(),
+            skipped_why=tuple(sorted(self.report.skipped.items(), key=lambda kv: -kv[1])),
             batch_id=batch_id,
             dry_run=self.options.dry_run,
             seconds=time.perf_counter() - self.started,
@@ -1395,9 +1419,7 @@ class _ImportRun:
                 key = email.lower()
                 if suppressed and suppression_hash(key) in suppressed:
                     skipped += 1
-                    report.add(
-                        "skipped", number, "address on the suppression list (forgotten)", cells
-                    )
+                    report.skip(number, SKIPPED_SUPPRESSED, "", cells)
                     continue
                 if not deferred:
                     # first, last, company, title, phone, source, owner, tz
@@ -1461,9 +1483,10 @@ class _ImportRun:
                     continue
                 first_row = rows_of[lead_id - first_id] if lead_id >= first_id else None
                 where = f"row {first_row}" if first_row is not None else f"lead #{lead_id}"
+                why = SKIPPED_REPEATED if first_row is not None else SKIPPED_KNOWN
                 if policy == "skip":
                     skipped += 1
-                    report.add("skipped", number, f"duplicate of {where}", cells)
+                    report.skip(number, why, where, cells)
                     continue
                 if deferred:
                     fields, custom = row_values(cells)
@@ -1490,7 +1513,7 @@ class _ImportRun:
                         updated += 1
                     else:
                         skipped += 1
-                        report.add("skipped", number, f"duplicate of {where}, nothing new", cells)
+                        report.skip(number, why, where, cells, nothing_new=True)
                     continue
                 updates.append(
                     _PendingUpdate(
@@ -1666,8 +1689,14 @@ class _ImportRun:
                 self.counts["updated"] += 1
             else:
                 self.counts["skipped"] += 1
-                where = f"row {u.first_row}" if u.first_row is not None else f"lead #{u.lead_id}"
-                self.report.add("skipped", u.row, f"duplicate of {where}, nothing new", u.cells)
+                repeated = u.first_row is not None
+                self.report.skip(
+                    u.row,
+                    SKIPPED_REPEATED if repeated else SKIPPED_KNOWN,
+                    f"row {u.first_row}" if repeated else f"lead #{u.lead_id}",
+                    u.cells,
+                    nothing_new=True,
+                )
         if before_rows:
             conn.execute(insert(ImportBatchUpdate), before_rows)
         if changed:

@@ -366,6 +366,8 @@ class ImportDialog(QDialog):
             f"{result.skipped:,} skipped, {result.rejected:,} rejected "
             f"({result.rows_per_second:,.0f} rows/s)."
         )
+        if result.skipped_why:
+            text += f"\nSkipped: {result.skipped_summary()}."
         more = result.rejected - len(result.problems)
         text += "".join(f"\nRejected {problem}" for problem in result.problems)
         if more > 0:

@@ -33,6 +33,7 @@ from nurturedesk.core.importer import (
     worked_on_since,
 )
 from nurturedesk.core.interactions import log_interactions
+from nurturedesk.core.privacy import forget_lead
 from nurturedesk.core.sequences import enroll, list_sequences
 from nurturedesk.core.stages import find_stage
 from nurturedesk.core.tabular import TableError, detect_encoding, open_table
@@ -257,6 +258,26 @@ def test_messy_cp1252_semicolons_quoted_newlines_blank_and_bad_emails(
     assert report[2]["Prénom"] == "No"
     # The result names the rejected rows too (not the skipped one), for the dialog and CLI.
     assert result.problems == (f"row 4: {report[1]['reason']}", "row 5: no email address")
+
+
+def test_the_result_says_why_rows_were_skipped(workspace: Workspace, tmp_path: Path) -> None:
+    """ "2 skipped" alone left the user to open the report: why is counted in the result."""
+    leads.add_lead(workspace, leads.LeadData(email="known@example.com"))
+    leads.add_lead(workspace, leads.LeadData(email="gone@example.com"))
+    forget_lead(workspace, "gone@example.com")
+    rows = [["Email"], ["a@example.com"], ["A@example.com"], ["a@example.com"]]
+    rows += [["known@example.com"], ["gone@example.com"]]
+    result = import_file(workspace, write_csv(tmp_path / "l.csv", rows))
+    assert (result.imported, result.skipped) == (1, 4)
+    assert result.skipped_why == (
+        ("repeated in the file", 2),
+        ("already in NurtureDesk", 1),
+        ("on the suppression list", 1),
+    )
+    assert result.skipped_summary() == (
+        "2 repeated in the file, 1 already in NurtureDesk, 1 on the suppression list"
+    )
+    assert result.as_json()["skipped_why"]["repeated in the file"] == 2
 
 
 def test_the_result_names_the_first_three_rejected_rows(

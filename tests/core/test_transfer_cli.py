@@ -49,6 +49,7 @@ def test_import_export_segment_bulk_and_undo(
     assert len(data["problems"]) == 1 and data["problems"][0].startswith("row 4: ")
     code, out, _ = run(capsys, "import", str(src), "-w", ws, "--map", "Mail=email", "--dry-run")
     assert "Would import 4 rows" in out and "\n  rejected row 4: " in out
+    assert "\n  skipped: 1 repeated in the file\n" in out  # (ANNA@ after anna@)
     code, out, _ = run(capsys, "lead", "list", "-w", ws)
     assert out == ""
 

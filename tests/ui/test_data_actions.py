@@ -56,6 +56,7 @@ def test_import_dialog_previews_maps_imports_and_undoes(
             ["ann@example.com", "Ann", "Acme", "wants a demo"],
             ["bob@example.com", "Bob", "Beta", ""],
             ["not an email", "X", "", ""],
+            ["ANN@example.com", "Ann", "Acme", ""],
         ],
     )
     dialog = window.data_actions.open_import(path)  # type: ignore[attr-defined]
@@ -77,6 +78,7 @@ def test_import_dialog_previews_maps_imports_and_undoes(
 
     assert "2 new" in dialog.status.text() and "1 rejected" in dialog.status.text()
     assert "Rejected row 4: " in dialog.status.text()  # (the bad address, and why)
+    assert "Skipped: 1 repeated in the file." in dialog.status.text()
     qtbot.waitUntil(lambda: column_count(window, "New") == 2)
     assert leads.find_lead(window.workspace, "ann@example.com").tags == ("Fair 2026",)
     dialog.cancel_or_close()
