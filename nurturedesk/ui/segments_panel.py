@@ -163,8 +163,16 @@ class SegmentsDialog(QDialog):
         self.conditions.setPlainText("\n".join(str(c) for c in info.conditions))
 
     def parsed(self) -> list[segments.Condition]:
-        lines = [line for line in self.conditions.toPlainText().splitlines() if line.strip()]
-        return [segments.parse_condition(line) for line in lines]
+        """The conditions written, one a line; an error names its line."""
+        found = []
+        for number, line in enumerate(self.conditions.toPlainText().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                found.append(segments.parse_condition(line))
+            except UserError as exc:
+                raise UserError(f"Line {number}: {exc}") from exc
+        return found
 
     def check(self) -> bool:
         try:

@@ -264,7 +264,10 @@ def test_segment_editor_counts_live_refuses_bad_lines_and_saves(
     dialog.conditions.setPlainText("company ~ acm")
     assert dialog.count.text() == "1 leads match now."
     dialog.conditions.setPlainText("company ~ acm\nscore >= lots")
-    assert "'lots' is not a number" in dialog.count.text()
+    assert (
+        dialog.count.text().startswith("Line 2: ")
+        and "'lots' is not a number" in dialog.count.text()
+    )
     assert not dialog.save_button.isEnabled()
     dialog.conditions.setPlainText("company ~ acm")
     changed: list[bool] = []
