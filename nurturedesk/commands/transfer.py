@@ -118,9 +118,7 @@ def undo(ctx: Context) -> int:
     busy = importer.worked_on_since(ws, batch)
     if busy and not ctx.args.force:
         raise UserError(
-            f"{busy:,} of the leads import #{batch} added were edited, tagged, moved, enrolled or had an"
-            " interaction since; undoing the import removes them, and that with them. Run"
-            " again with --force to undo it anyway."
+            f"{importer.worked_on_warning(busy, batch)} Run again with --force to undo it anyway."
         )
     print(importer.undo_import(ws, batch).summary(batch))
     return 0

@@ -82,14 +82,13 @@ def _touch(session: Session, lead_ids: Sequence[int], now: datetime) -> None:
 def tag_leads(workspace: Workspace, lead_ids: Sequence[int], tag: str) -> TagChange:
     with workspace.session() as session:
         names = tag_names([tag], session.scalars(select(Tag.name)))
-    if not names:
-        raise ValidationError("tag", "A tag needs a name.")
-    if len(names) > 1:
-        raise ValidationError(
-            "tag", "A tag name cannot hold , ; or | (they separate tags): one tag at a time."
-        )
-    (name,) = names
-    with workspace.session() as session:
+        if not names:
+            raise ValidationError("tag", "A tag needs a name.")
+        if len(names) > 1:
+            raise ValidationError(
+                "tag", "A tag name cannot hold , ; or | (they separate tags): one tag at a time."
+            )
+        (name,) = names
         tag_row = session.scalar(select(Tag).where(func.lower(Tag.name) == name.casefold()))
         created = tag_row is None
         if tag_row is None:

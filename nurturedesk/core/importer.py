@@ -1828,9 +1828,10 @@ class UndoImportResult:
 
 
 def worked_on_since(workspace: Workspace, batch_id: int) -> int:
-    """Leads an import added that have a life of their own since: edited or tagged, moved to
-    another stage, enrolled by hand, or with an interaction (an email opened, a call logged). Undoing the import
-    removes them, and that with them: the CLI and the window ask first."""
+    """Leads an import added that have a life of their own since: edited or tagged, moved
+    to another stage, enrolled by hand, or with an interaction (an email opened, a call
+    logged). Undoing the import removes them, and that with them: the CLI and the window ask
+    first, with `worked_on_warning`."""
     with workspace.session() as session:
         batch = session.get(ImportBatch, batch_id)
         if batch is None or batch.first_lead_id is None or batch.last_lead_id is None:
@@ -1853,27 +1854,47 @@ def worked_on_since(workspace: Workspace, batch_id: int) -> int:
         )
 
 
+def worked_on_warning(count: int, batch_id: int) -> str:
+    """What undoing the import would take with it (count from `worked_on_since`)."""
+    return (
+        f"{count:,} of the leads import #{batch_id} added were edited, tagged, moved, enrolled"
+        " or had an interaction since; undoing the import removes them, and that with them."
+    )
+
+
+def _undo_changes(
+    now: dict[str, Any], was: dict[str, Any], became: dict[str, Any]
+) -> tuple[dict[str, Any], bool]:
+    """`now` with each key the import changed (from `was` to `became`) and nobody changed
+    since put back; and whether a key the import changed was changed again since (kept)."""
+    result, kept = dict(now), False
+    for key in set(was) | set(became):
+        if now.get(key) == became.get(key):
+            if key in was:
+                result[key] = was[key]
+            else:
+                result.pop(key, None)
+        elif was.get(key) != became.get(key):
+            kept = True
+    return result, kept
+
+
 def _put_back(lead: Lead, before: dict[str, Any], after: dict[str, Any]) -> bool:
     """Undo one lead's update where it is still as the import left it (each field, each
     custom field); what was changed since stays. True if anything was kept that way."""
-    kept = False
-    for name in TEXT_FIELDS:
-        was, became = before.get(name, ""), after.get(name, "")
-        if getattr(lead, name) == became:
-            setattr(lead, name, was)
-        elif was != became:
-            kept = True
-    custom = dict(lead.custom_fields or {})
-    was_custom, became_custom = before.get("custom_fields", {}), after.get("custom_fields", {})
-    for key in set(was_custom) | set(became_custom):
-        if custom.get(key) == became_custom.get(key):
-            if key in was_custom:
-                custom[key] = was_custom[key]
-            else:
-                custom.pop(key, None)
-        elif was_custom.get(key) != became_custom.get(key):
-            kept = True
-    lead.custom_fields = custom
+    fields, kept_fields = _undo_changes(
+        {name: getattr(lead, name) for name in TEXT_FIELDS},
+        {name: before.get(name, "") for name in TEXT_FIELDS},
+        {name: after.get(name, "") for name in TEXT_FIELDS},
+    )
+    for name, value in fields.items():
+        setattr(lead, name, value)
+    lead.custom_fields, kept_custom = _undo_changes(
+        dict(lead.custom_fields or {}),
+        before.get("custom_fields", {}),
+        after.get("custom_fields", {}),
+    )
+    kept = kept_fields or kept_custom
     if not kept and lead.updated_at.isoformat() == after.get("updated_at"):
         lead.updated_at = datetime.fromisoformat(before["updated_at"])
     return kept

@@ -65,7 +65,11 @@ def is_suppressed(workspace: Workspace, email: str) -> bool:
 def is_forgotten(workspace: Workspace, email: str) -> bool:
     """Whether this address was forgotten (only its hash is kept, and it stays blocked)."""
     with workspace.session() as session:
-        return session.get(SuppressedHash, suppression_hash(email_key(email))) is not None
+        return _forgotten(session, email)
+
+
+def _forgotten(session: Session, email: str) -> bool:
+    return session.get(SuppressedHash, suppression_hash(email_key(email))) is not None
 
 
 def suppressed_keys(session: Session, keys: set[str]) -> set[str]:
@@ -177,7 +181,7 @@ def _readable(table: str, row: Any, stages: dict[int, str]) -> dict[str, Any]:
 def _not_found(session: Session, email: str) -> NotFoundError:
     """Nothing about this address is held; say whether it was forgotten earlier."""
     message = f"No lead with email {email.strip()!r}"
-    if session.get(SuppressedHash, suppression_hash(email_key(email))) is not None:
+    if _forgotten(session, email):
         message += "; it was forgotten earlier and only its hash is kept"
     return NotFoundError(message + ".")
 

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QInputDialog,
     QLabel,
-    QMessageBox,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -229,9 +228,7 @@ class DataActions:
         if busy and not user_confirms(
             self.window,
             "Undo an import",
-            f"{busy:,} of the leads import #{batch.id} added were edited, tagged, moved, enrolled or had an"
-            " interaction since. Undoing the import removes them, and that with them.\n\n"
-            "Undo it anyway?",
+            f"{importer.worked_on_warning(busy, batch.id)}\n\nUndo it anyway?",
         ):
             return
         try:
@@ -259,19 +256,11 @@ class DataActions:
         if fmt is not None and target.suffix.lower().lstrip(".") not in exporter.FORMATS:
             target = target.with_name(f"{target.name}.{fmt}")
             # The dialog asked about replacing the name typed, not this one.
-            if target.exists() and not self._confirm_replace(target):
+            if target.exists() and not user_confirms(
+                self.window, "Export leads", f"{target.name} already exists. Replace it?"
+            ):
                 return None
         return str(target)
-
-    def _confirm_replace(self, target: Path) -> bool:
-        answer = QMessageBox.question(
-            self.window,
-            "Export leads",
-            f"{target.name} already exists. Replace it?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel,
-        )
-        return answer == QMessageBox.StandardButton.Yes
 
     def export(self, path: str | None = None) -> exporter.ExportResult | None:
         if path is None:
