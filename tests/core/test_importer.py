@@ -424,6 +424,41 @@ def test_late_cyrillic_names_are_read_in_their_code_page(
     assert (lead.first_name, lead.last_name) == ("Мария", "Смирнова")
 
 
+@pytest.mark.parametrize("rows", [2, 200])
+def test_a_polish_cp1250_list_is_read_as_cp1250(
+    workspace: Workspace, tmp_path: Path, rows: int
+) -> None:
+    """cp1252 would read "Zakład" as "Zak³ad": symbols inside words mean another code page."""
+    path = tmp_path / "lista.csv"
+    path.write_bytes(
+        (
+            "email;imię;firma\r\n"
+            + "".join(f"p{i}@example.pl;Łukasz;Zakład Usług Żółć\r\n" for i in range(rows))
+        ).encode("cp1250")
+    )
+    result = import_file(workspace, path)
+    assert result.encoding == "cp1250"
+    assert leads.find_lead(workspace, "p1@example.pl").company == "Zakład Usług Żółć"
+
+
+def test_a_western_list_stays_cp1252(workspace: Workspace, tmp_path: Path) -> None:
+    """The detector once named Baltic cp775 for these (it lists one of the code pages that
+    read them alike, not cp1252), and "Café" came in as "CafŪ"."""
+    path = tmp_path / "list.csv"
+    path.write_bytes(
+        (
+            "email;name;company;city\r\n"
+            + "".join(f"p{i}@example.com;Renée O'Brien;Café Olé;Zürich\r\n" for i in range(200))
+            + "cat@example.com;Laia Puig;Escola Col·legi;Girona\r\n"  # a middle dot in a word
+        ).encode("cp1252")
+    )
+    result = import_file(workspace, path)
+    assert result.encoding == "cp1252"
+    lead = leads.find_lead(workspace, "p7@example.com")
+    assert (lead.first_name, lead.company) == ("Renée", "Café Olé")
+    assert leads.find_lead(workspace, "cat@example.com").company == "Escola Col·legi"
+
+
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
 def test_delimiter_is_sniffed(workspace: Workspace, tmp_path: Path, delimiter: str) -> None:
     path = write_csv(
