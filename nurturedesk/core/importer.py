@@ -104,20 +104,30 @@ EVENT_IDS_LIMIT = 1000  # an import of more leads publishes its change without t
 LEADS = cast(SqlTable, Lead.__table__)
 
 # Normalised header (lower case, letters and digits only) -> field. Headers seen in exports
-# of Mailchimp, HubSpot, Salesforce, Pipedrive, Google and Outlook contacts, LinkedIn, ...
+# of Mailchimp, HubSpot, Salesforce, Pipedrive, Google and Outlook contacts, LinkedIn, ...,
+# and the same headers in the languages of Europe ("Vorname", "Apellidos", "Imię", ...).
 HEADER_GUESSES: dict[str, str] = {}
 for _field, _names in {
     "email": "email emailaddress e-mail mail emailid primaryemail workemail businessemail "
-    "email1value e-mailaddress emailaddr courriel",
-    "first_name": "firstname first givenname forename fname prenom vorname",
-    "last_name": "lastname last surname familyname lname nom nachname",
-    "full_name": "name fullname contactname displayname contact",
+    "email1value e-mailaddress emailaddr courriel emailadresse adresseemail adressemail "
+    "correo correoelectronico postaelettronica indirizzoemail adresemail emailadres epost "
+    "epostadress sahkoposti",
+    "first_name": "firstname first givenname forename fname prenom vorname voornaam fornamn "
+    "fornavn etunimi imie jmeno nombre nome",
+    "last_name": "lastname last surname familyname lname nom nachname familienname apellido "
+    "apellidos cognome sobrenome achternaam efternamn etternavn efternavn sukunimi nazwisko "
+    "prijmeni",
+    "full_name": "name fullname contactname displayname contact nomcomplet nombrecompleto "
+    "nomecompleto volledigenaam",
     "company": "company companyname organization organisation organizationname account "
-    "accountname employer business firma societe entreprise",
-    "title": "title jobtitle position role function",
+    "accountname employer business firma societe entreprise empresa azienda unternehmen "
+    "firmenname bedrijf foretag bedrift yritys nazwafirmy ragionesociale",
+    "title": "title jobtitle position role function poste fonction cargo puesto ruolo funktion "
+    "stanowisko functie titel befattning",
     "phone": "phone phonenumber mobile mobilephone telephone tel workphone businessphone "
-    "phone1value cell cellphone",
-    "source": "source leadsource origin",
+    "phone1value cell cellphone telefon telefono telefone telefoonnummer telefonnummer handy "
+    "mobil movil cellulare portable celular puhelin",
+    "source": "source leadsource origin quelle herkunft origine fuente fonte bron",
     "owner": "owner leadowner contactowner assignedto accountowner",
     "timezone": "timezone tz",
     "tags": "tags tag labels label",
@@ -127,6 +137,9 @@ for _field, _names in {
 }.items():
     for _name in _names.split():
         HEADER_GUESSES[re.sub(r"[^0-9a-z]", "", _name)] = _field
+# "Nombre", "Nome": the first name beside a surname column, else the whole name (a Brazilian
+# list's "Nome" alone holds "Maria Silva").
+_FIRST_OR_WHOLE_NAME = {"nombre", "nome"}
 
 _SPACES = re.compile(r" {2,}")
 _LOCAL_ASCII = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
@@ -303,8 +316,17 @@ def build_mapping(header: Sequence[str], options: ImportOptions) -> list[str]:
             else guess_target(column, options.unknown_columns)
         )
         targets.append(target)
-    taken: set[str] = set()
     explicit = {c.casefold() for c in wanted}
+    if "last_name" not in targets and "full_name" not in targets:
+        targets = [
+            "full_name"
+            if t == "first_name"
+            and column.casefold() not in explicit
+            and normalise_header(column) in _FIRST_OR_WHOLE_NAME
+            else t
+            for t, column in zip(targets, header, strict=True)
+        ]
+    taken: set[str] = set()
     # An explicit choice wins over a guess for the same field; then the leftmost guess.
     order = sorted(range(len(header)), key=lambda i: (header[i].casefold() not in explicit, i))
     for i in order:

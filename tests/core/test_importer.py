@@ -708,6 +708,43 @@ def test_mapping_guesses_and_explicit_choices(tmp_path: Path) -> None:
         preview_import(path, ImportOptions(mapping={"Email": "emial"}))
 
 
+@pytest.mark.parametrize(
+    ("header", "row", "expected"),
+    [
+        (
+            ["E-Mail-Adresse", "Vorname", "Nachname", "Firma", "Telefon", "Position"],
+            ["jens@example.de", "Jens", "Müller", "Bäckerei Groß", "+49 30 1234", "Inhaber"],
+            ("Jens", "Müller", "Bäckerei Groß", "+49 30 1234", "Inhaber"),
+        ),
+        (
+            ["Correo electrónico", "Nombre", "Apellidos", "Empresa", "Teléfono", "Cargo"],
+            ["ana@example.es", "Ana", "García López", "Acme", "600 123 456", "Gerente"],
+            ("Ana", "García López", "Acme", "600 123 456", "Gerente"),
+        ),
+        (
+            ["Adres e-mail", "Imię", "Nazwisko", "Nazwa firmy", "Telefon", "Stanowisko"],
+            ["jan@example.pl", "Jan", "Kowalski", "Zakład", "600 100 200", "Prezes"],
+            ("Jan", "Kowalski", "Zakład", "600 100 200", "Prezes"),
+        ),
+        (  # "Nome" alone is the whole name
+            ["Nome", "E-mail", "Empresa", "Celular"],
+            ["Maria Silva", "maria@example.com.br", "Acme", "11 91234"],
+            ("Maria", "Silva", "Acme", "11 91234", ""),
+        ),
+    ],
+)
+def test_headers_in_other_languages_are_guessed(
+    workspace: Workspace, tmp_path: Path, header: list[str], row: list[str], expected: tuple
+) -> None:
+    path = write_csv(tmp_path / "list.csv", [header, row])
+    result = import_file(workspace, path)
+    assert (result.imported, result.rejected) == (1, 0)
+    email = next(v for v in row if "@" in v)
+    lead = leads.find_lead(workspace, email)
+    assert (lead.first_name, lead.last_name, lead.company, lead.phone, lead.title) == expected
+    assert lead.custom_fields == {}
+
+
 def test_file_without_email_column_is_refused_and_nothing_changes(
     workspace: Workspace, tmp_path: Path
 ) -> None:
