@@ -22,6 +22,7 @@ from itertools import islice, pairwise
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from nurturedesk.core.codepages import decoded, latin_code_page
 from nurturedesk.core.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -450,10 +451,10 @@ FEW_LETTERS = 32  # non-ASCII bytes in the sample below which the detector is no
 
 def detect_encoding(path: Path) -> str:
     """BOM first; then UTF-16 without BOM (NUL bytes); then UTF-8 if the whole file is valid;
-    else cp1250 if cp1252 would show symbols inside words, else charset-normalizer's best
-    guess, falling back to cp1252 (Excel's 'CSV' on Windows). Czech, Hungarian and Turkish
-    letters in their code pages read as other plausible letters in cp1252: the user picks the
-    encoding then (the import dialog's Encoding, `--encoding`)."""
+    else the Latin code page the words say (codepages.py), else charset-normalizer's best
+    guess, falling back to cp1252 (Excel's 'CSV' on Windows). What cannot be told apart
+    (a few Hungarian names read as Portuguese) the user picks in the import dialog's
+    Encoding or with `--encoding`."""
     with path.open("rb") as fh:
         sample = fh.read(SAMPLE_BYTES)
         for bom, name in _BOMS:
@@ -471,13 +472,9 @@ def detect_encoding(path: Path) -> str:
             fh.seek(max(0, bad - 1024))
             sample = fh.read(65536)
     sample = sample[:65536]
-    western = _decoded(sample, "cp1252")
-    if western is not None and (odd := _symbols_in_words(western)):
-        # cp1252 shows the Central European letters of a cp1250 file as symbols inside
-        # words ("Zakład" -> "Zak³ad"): cp1250 then, if it reads those words as letters.
-        central = _decoded(sample, "cp1250")
-        if central is not None and _symbols_in_words(central) < odd:
-            return "cp1250"
+    if (page := latin_code_page(sample)) is not None:
+        return page
+    western = decoded(sample, "cp1252")
     if len(sample.translate(None, _ASCII_BYTES)) < FEW_LETTERS and western is not None:
         # A few accented letters are too little for the detector (it took a name with an
         # e-acute and a u-umlaut for Baltic cp775): Excel's cp1252 it is.
@@ -491,32 +488,13 @@ def detect_encoding(path: Path) -> str:
         # also when it names another code page that reads this file as cp1252 does (it
         # lists one of them only: "Café Olé" once came back as Baltic cp775, not cp1252).
         if western is not None and (
-            not matches or any(_decoded(sample, m.encoding) == western for m in matches)
+            not matches or any(decoded(sample, m.encoding) == western for m in matches)
         ):
             return "cp1252"
         best = matches.best()
         if best is not None:
             return str(best.encoding)
     return "cp1252"
-
-
-def _decoded(sample: bytes, encoding: str) -> str | None:
-    try:
-        return sample.decode(encoding)
-    except (UnicodeDecodeError, LookupError):
-        return None
-
-
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
-
-
-def _symbols_in_words(text: str) -> int:
-    """How many non-ASCII characters that are no letters stand between two letters."""
-    return sum(
-        1
-        for m in _NON_ASCII.finditer(text, 1, len(text) - 1)
-        if not m.group().isalpha() and text[m.start() - 1].isalpha() and text[m.end()].isalpha()
-    )
 
 
 def _looks_utf16(sample: bytes) -> bool:
