@@ -118,7 +118,8 @@ for _field, _names in {
     "apellidos cognome sobrenome achternaam efternamn etternavn efternavn sukunimi nazwisko "
     "prijmeni",
     "full_name": "name fullname contactname displayname contact nomcomplet nombrecompleto "
-    "nomecompleto volledigenaam",
+    "nomecompleto volledigenaam naam vorundnachname nombreyapellidos nomeecognome prenometnom "
+    "imieinazwisko jmenoaprijmeni",
     "company": "company companyname organization organisation organizationname account "
     "accountname employer business firma societe entreprise empresa azienda unternehmen "
     "firmenname bedrijf foretag bedrift yritys nazwafirmy ragionesociale",

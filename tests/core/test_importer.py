@@ -726,6 +726,11 @@ def test_mapping_guesses_and_explicit_choices(tmp_path: Path) -> None:
             ["jan@example.pl", "Jan", "Kowalski", "Zakład", "600 100 200", "Prezes"],
             ("Jan", "Kowalski", "Zakład", "600 100 200", "Prezes"),
         ),
+        (
+            ["E-mail", "Jméno a příjmení", "Firma", "Telefon"],
+            ["jiri@example.cz", "Jiří Dvořák", "Pekařství", "+420 777 111 222"],
+            ("Jiří", "Dvořák", "Pekařství", "+420 777 111 222", ""),
+        ),
         (  # "Nome" alone is the whole name
             ["Nome", "E-mail", "Empresa", "Celular"],
             ["Maria Silva", "maria@example.com.br", "Acme", "11 91234"],
