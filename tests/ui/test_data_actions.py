@@ -93,20 +93,23 @@ def test_import_dialog_previews_maps_imports_and_undoes(
 def test_the_user_picks_the_encoding_when_detection_guesses_wrong(
     qtbot: QtBot, window: MainWindow, tmp_path: Path
 ) -> None:
-    """A Polish Windows file; whatever the detector makes of it, choosing Central European
-    shows and imports the names as they are written."""
-    path = tmp_path / "pl.csv"
-    rows = "".join(f"p{i}@example.pl;Łukasz;Zakład Usług Żółć\r\n" for i in range(20))
-    path.write_bytes(("email;imię;firma\r\n" + rows).encode("cp1250"))
+    """A Hungarian Windows file of a few names: cp1252 reads "Szőke" as "Szõke", which is
+    Portuguese enough for the detector. Choosing Central European shows and imports the
+    names as they are written."""
+    path = tmp_path / "hu.csv"
+    rows = "".join(f"p{i}@example.hu;Szőke Ödön;Győr\r\n" for i in range(20))
+    path.write_bytes(("email;név;város\r\n" + rows).encode("cp1250"))
     dialog = window.data_actions.open_import(path)  # type: ignore[attr-defined]
     qtbot.addWidget(dialog)
+    assert "cp1252" in dialog.file_info.text()  # the wrong guess this test is about
+    assert dialog.table.item(1, 1).text() == "Szõke Ödön"
     dialog.encoding.setCurrentIndex(dialog.encoding.findData("cp1250"))
     assert "cp1250" in dialog.file_info.text()
-    assert dialog.table.item(1, 2).text() == "Zakład Usług Żółć"
+    assert dialog.table.item(1, 1).text() == "Szőke Ödön"
     qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.import_result is not None, timeout=30_000)
-    lead = leads.find_lead(window.workspace, "p0@example.pl")
-    assert (lead.company, lead.custom_fields) == ("Zakład Usług Żółć", {"imię": "Łukasz"})
+    lead = leads.find_lead(window.workspace, "p0@example.hu")
+    assert lead.custom_fields == {"név": "Szőke Ödön", "város": "Győr"}
     dialog.cancel_or_close()
 
 
