@@ -237,6 +237,7 @@ class ImportPreview:
     delimiter: str
     kind: str
     row_numbers: list[int] = field(default_factory=list)  # each sample row's, in the file
+    sheet: str | None = None  # the worksheet read, when a workbook's first holds no leads
 
 
 @dataclass(frozen=True)
@@ -407,6 +408,7 @@ def preview_import(
         delimiter=table.delimiter,
         kind=table.kind,
         row_numbers=[n for n, _cells in sample],
+        sheet=table.sheet if table.passed_sheets else None,
     )
 
 
@@ -1213,13 +1215,20 @@ class _ImportRun:
         return result
 
     def _warnings(self) -> tuple[str, ...]:
-        replaced = self.table.replaced
-        if not replaced:
-            return ()
-        what = "character" if replaced == 1 else "characters"
-        return (
-            f"{replaced:,} {what} could not be read as {self.table.encoding}; check the encoding",
-        )
+        warnings = []
+        if self.table.passed_sheets:
+            passed = ", ".join(map(repr, self.table.passed_sheets))
+            warnings.append(
+                f"Read the sheet {self.table.sheet!r}: the sheets before it ({passed}) hold no"
+                " leads"
+            )
+        if replaced := self.table.replaced:
+            what = "character" if replaced == 1 else "characters"
+            warnings.append(
+                f"{replaced:,} {what} could not be read as {self.table.encoding}; check the"
+                " encoding"
+            )
+        return tuple(warnings)
 
     def _prepare(self, conn: Connection) -> None:
         opts = self.options

@@ -18,7 +18,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from itertools import islice, pairwise
+from itertools import chain, islice, pairwise
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -34,6 +34,7 @@ csv.field_size_limit(max(csv.field_size_limit(), 256 * 1024 * 1024))
 DELIMITERS = (",", ";", "\t", "|")
 SAMPLE_BYTES = 256 * 1024
 HEADER_SEARCH = 10  # non-blank rows looked at for the header (title lines may come first)
+SHEET_SAMPLE = 50  # rows of each sheet looked at for addresses, to find the one with leads
 _EXCEL_SEP = re.compile(r"sep=(.)\r?\n", re.IGNORECASE)
 # Looks like an email address (its shape only: the import validates them).
 ADDRESS_SHAPE = re.compile(r"\s*[^@\s]+@[^@\s]+\.[^@\s]+\s*")
@@ -103,6 +104,8 @@ class Table:
     delimiter: str = ""
     size: int = 0
     header_row: int = 1  # spreadsheet number of the header row (0: the file has none)
+    sheet: str | None = None  # the worksheet read (xlsx; None: the first)
+    passed_sheets: tuple[str, ...] = ()  # sheets before it that hold no leads
     _position: Any = field(default=None, repr=False)  # callable -> bytes read / rows read
     _total_rows: int | None = field(default=None, repr=False)
     _raw: Any = field(default=None, repr=False)
@@ -184,7 +187,7 @@ class Table:
             return number
 
         self._position = done
-        for cells in _xlsx_iter(self.path, self):
+        for cells in _xlsx_iter(self.path, self, self.sheet):
             number += 1
             if number > self.header_row:
                 yield number, cells
@@ -336,12 +339,15 @@ def _load_workbook(path: Path) -> Any:
         raise TableError(f"{path.name} is not a readable Excel (.xlsx) file: {exc}.") from exc
 
 
-def _xlsx_iter(path: Path, table: Table | None = None) -> Iterator[list[str]]:
-    """The first sheet's rows as text: the fast reader, or openpyxl where it gives up (it
-    carries on after the rows already read, so none is read twice or lost)."""
+def _xlsx_iter(
+    path: Path, table: Table | None = None, sheet: str | None = None
+) -> Iterator[list[str]]:
+    """The rows of a sheet (the first unless named) as text: the fast reader, or openpyxl
+    where it gives up (it carries on after the rows already read, so none is read twice or
+    lost)."""
     from nurturedesk.core.xlsx_reader import XlsxRows
 
-    fast = XlsxRows(path, cell_text)
+    fast = XlsxRows(path, cell_text, sheet)
     done = 0
     try:
         for cells in fast:
@@ -356,10 +362,10 @@ def _xlsx_iter(path: Path, table: Table | None = None) -> Iterator[list[str]]:
     try:
         if not book.worksheets:
             raise TableError(f"{path.name} has no sheets.")
-        sheet = book.worksheets[0]
+        worksheet = book[sheet] if sheet is not None else book.worksheets[0]
         if table is not None:
-            table._total_rows = sheet.max_row or None
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            table._total_rows = worksheet.max_row or None
+        for number, values in enumerate(worksheet.iter_rows(values_only=True), start=1):
             if number > done:
                 yield [cell_text(v) for v in values]
     finally:
@@ -393,19 +399,69 @@ def _open_xlsx(path: Path, size: int, is_header: Callable[[list[str]], bool] | N
     with contextlib.suppress(zipfile.BadZipFile, OSError), zipfile.ZipFile(path) as book:
         if not any(name.startswith("xl/") for name in book.namelist()):
             raise _not_a_table(path, "a zip archive or another kind of document")
-    rows = _xlsx_iter(path)
-    try:
-        found = _find_header(rows, is_header)
-    finally:
-        rows.close()  # type: ignore[attr-defined]
-    if found is None:
-        raise TableError(f"The first sheet of {path.name} is empty.")
-    header, header_row = found
+    # The leads are on the first sheet that has them: a workbook may open on an empty sheet
+    # or one of instructions. Its header names the email, else its first rows hold an
+    # address, else it is the first sheet that is not empty.
+    names = _worksheet_names(path)
+    best: tuple[int, str, list[str], int] | None = None  # (rank, sheet, header, header row)
+    sheets: list[str | None] = [*names] or [None]  # (None: the first)
+    for name in sheets:
+        rows = _xlsx_iter(path, sheet=name)
+        try:
+            sample = list(islice(rows, SHEET_SAMPLE))
+            found = _find_header(chain(sample, rows), is_header)
+            if found is not None:
+                rank = _leads_rank(found[0], sample, is_header)
+                if best is None or rank < best[0]:
+                    best = (rank, name or "", *found)
+        finally:
+            rows.close()  # type: ignore[attr-defined]
+        if best is not None and best[0] == 0:
+            break
+    if best is None:
+        raise TableError(f"{path.name} has no rows: every sheet is empty.")
+    _rank, sheet, header, header_row = best
     while header and not header[-1].strip():  # formatted but empty trailing columns
         header.pop()
+    passed = tuple(names[: names.index(sheet)]) if sheet in names else ()
     return Table(
-        path=path, kind="xlsx", header=unique_headers(header), size=size, header_row=header_row
+        path=path,
+        kind="xlsx",
+        header=unique_headers(header),
+        size=size,
+        header_row=header_row,
+        sheet=sheet or None,
+        passed_sheets=passed,
     )
+
+
+def _leads_rank(
+    header: list[str], sample: list[list[str]], is_header: Callable[[list[str]], bool] | None
+) -> int:
+    """How surely a sheet holds the leads, from its header and first rows: 0 its header
+    names the email (or any header will do), 1 an address is in its first rows, 2 neither."""
+    if is_header is None or is_header(header):
+        return 0
+    return 1 if any(ADDRESS_SHAPE.fullmatch(c) for cells in sample for c in cells) else 2
+
+
+def _worksheet_names(path: Path) -> list[str]:
+    """The visible worksheets of a workbook, in tab order ([] if it cannot be told: the
+    reader then reads the first sheet and says what is wrong)."""
+    from nurturedesk.core.xlsx_reader import worksheet_names
+
+    try:
+        return worksheet_names(path)
+    except Exception as exc:  # an odd layout: ask openpyxl
+        log.info("listing the sheets of %s with openpyxl (%r)", path, exc)
+    try:
+        book = _load_workbook(path)
+    except TableError:
+        return []
+    try:
+        return [ws.title for ws in book.worksheets if ws.sheet_state == "visible"]
+    finally:
+        book.close()
 
 
 def cell_text(value: object) -> str:

@@ -230,6 +230,8 @@ class ImportDialog(QDialog):
             return
         self.preview = preview
         kind = "Excel" if preview.kind == "xlsx" else f"CSV, {preview.encoding}"
+        if preview.sheet:
+            kind += f", sheet {preview.sheet!r}"
         delimiter = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "bar"}.get(
             preview.delimiter, preview.delimiter
         )

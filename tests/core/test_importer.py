@@ -1228,3 +1228,51 @@ def test_a_local_part_past_the_fast_paths_64_characters_goes_to_the_validator(
     # The fast pattern itself stops at 64 (longer ones must take the validator's way).
     assert _EMAIL_FAST.fullmatch(long_ones[0]) is not None
     assert _EMAIL_FAST.fullmatch(long_ones[1]) is None
+
+
+def test_leads_on_a_later_sheet_are_found(workspace: Workspace, tmp_path: Path) -> None:
+    """A workbook that opens on instructions or on an empty sheet: the leads are read from
+    the first sheet that has them, and the import says which."""
+    book = Workbook()
+    notes = book.active
+    assert notes is not None
+    notes.title = "Instructions"
+    notes.append(["Fill in the sheet 'Leads', one person a row."])
+    book.create_sheet("Empty")
+    hidden = book.create_sheet("Lookups")
+    hidden.append(["Email"])
+    hidden.append(["hidden@example.com"])
+    hidden.sheet_state = "hidden"
+    data = book.create_sheet("Leads")
+    data.append(["Email", "Name"])
+    data.append(["ann@example.com", "Ann"])
+    data.append(["bo@example.com", "Bo"])
+    book.create_sheet("Later").append(["Email"])
+    path = tmp_path / "form.xlsx"
+    book.save(path)
+
+    preview = preview_import(path)
+    assert (preview.sheet, preview.header) == ("Leads", ["Email", "Name"])
+    result = import_file(workspace, path)
+    assert (result.rows, result.imported) == (2, 2)
+    assert leads.find_lead(workspace, "bo@example.com").first_name == "Bo"
+    assert result.warnings == (
+        "Read the sheet 'Leads': the sheets before it ('Instructions', 'Empty') hold no leads",
+    )
+
+    # Addresses without a header named like one, on a sheet after a title-only sheet.
+    book = Workbook()
+    first = book.active
+    assert first is not None
+    first.append(["Contacts exported 2026-03-01"])
+    book.create_sheet("Data").append(["cy@example.com", "Cy"])
+    book.save(path)
+    result = import_file(workspace, path)
+    assert (result.rows, result.imported) == (1, 1)
+
+    # Every sheet empty: one line saying so.
+    book = Workbook()
+    book.create_sheet("Other")
+    book.save(path)
+    with pytest.raises(TableError, match="every sheet is empty"):
+        import_file(workspace, path)
