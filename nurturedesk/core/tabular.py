@@ -225,6 +225,11 @@ def open_table(
     if head.startswith(b"PK\x03\x04"):
         return _open_xlsx(path, size, is_header)
     if head.startswith(b"\xd0\xcf\x11\xe0"):
+        if _is_encrypted_office_file(path):
+            raise TableError(
+                f"{path.name} is password-protected: open it in Excel, remove the password"
+                " (File > Info > Protect Workbook > Encrypt with Password) and save it."
+            )
         raise TableError(
             f"{path.name} is an old Excel (.xls) file: save it as .xlsx or CSV and import that."
         )
@@ -393,11 +398,35 @@ def _looks_binary(sample: bytes) -> bool:
     return controls * 100 > len(sample)
 
 
+# Excel saves a workbook with a password as an OLE2 file (as an old .xls) holding the
+# encrypted .xlsx in a stream of this name (UTF-16 in the file's directory).
+_ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
+_ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
+
+
+def _is_encrypted_office_file(path: Path) -> bool:
+    """Whether an OLE2 file is an encrypted .xlsx (its directory may be anywhere in it)."""
+    overlap = len(_ENCRYPTED_PACKAGE)
+    with path.open("rb") as fh:
+        tail = b""
+        while chunk := fh.read(1 << 20):
+            if _ENCRYPTED_PACKAGE in tail + chunk:
+                return True
+            tail = chunk[-overlap:]
+    return False
+
+
 def _open_xlsx(path: Path, size: int, is_header: Callable[[list[str]], bool] | None) -> Table:
     # A zip without Excel's xl/ folder is an archive or another office document (a damaged
     # one is left to the readers below, which say it is damaged).
     with contextlib.suppress(zipfile.BadZipFile, OSError), zipfile.ZipFile(path) as book:
-        if not any(name.startswith("xl/") for name in book.namelist()):
+        names = book.namelist()
+        if not any(name.startswith("xl/") for name in names):
+            if "mimetype" in names and book.read("mimetype").startswith(_ODS_MIMETYPE):
+                raise TableError(
+                    f"{path.name} is an OpenDocument spreadsheet (.ods): save it as .xlsx or"
+                    " CSV and import that."
+                )
             raise _not_a_table(path, "a zip archive or another kind of document")
     # The leads are on the first sheet that has them: a workbook may open on an empty sheet
     # or one of instructions. Its header names the email, else its first rows hold an

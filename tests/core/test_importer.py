@@ -775,6 +775,30 @@ def test_unreadable_files_get_a_clear_message(tmp_path: Path, workspace: Workspa
             import_file(workspace, tmp_path / name)
 
 
+def test_a_password_protected_or_opendocument_workbook_is_named(
+    tmp_path: Path, workspace: Workspace
+) -> None:
+    """Excel saves a workbook with a password as an OLE2 file, the .xlsx encrypted in its
+    stream "EncryptedPackage": not an old .xls, whatever it begins like."""
+    import zipfile
+
+    entry = "EncryptedPackage".encode("utf-16-le").ljust(64, b"\x00")
+    header = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1".ljust(512, b"\x00")
+    # The directory after the encrypted bytes, its name across a 1 MiB boundary.
+    filler = bytes(range(256)) * (((1 << 20) - 512 - 10) // 256) + b"\xff" * 230
+    (tmp_path / "locked.xlsx").write_bytes(header + filler + entry + b"\x00" * 4000)
+    with pytest.raises(TableError) as error:
+        import_file(workspace, tmp_path / "locked.xlsx")
+    assert str(error.value).startswith("locked.xlsx is password-protected: open it in Excel")
+
+    with zipfile.ZipFile(tmp_path / "calc.ods", "w") as ods:
+        ods.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        ods.writestr("content.xml", "<office:document-content/>")
+    with pytest.raises(TableError, match=r"calc.ods is an OpenDocument spreadsheet \(.ods\)"):
+        preview_import(tmp_path / "calc.ods")
+    assert list_batches(workspace) == []
+
+
 def test_a_file_that_is_not_text_is_named_as_such(workspace: Workspace, tmp_path: Path) -> None:
     import gzip
     import zipfile
