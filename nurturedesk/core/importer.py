@@ -85,6 +85,7 @@ CUSTOM = "custom:"
 # Targets a column can be mapped to (besides "ignore" and "custom:<name>").
 FIELDS = ("email", *TEXT_FIELDS, "full_name", "tags", "stage")
 CHUNK = 5000
+CUSTOM_LIMIT = 2000  # characters a custom field's value keeps (as leads.py cleans them)
 # A big import into a workspace with few leads builds the leads' secondary indexes once, at
 # the end and inside the same transaction (one sort each), instead of updating them row by
 # row. The unique email index is checked again when it is rebuilt.
@@ -487,9 +488,9 @@ def _unguarded(value: str) -> str:
     return value[1:] if value[:2] in _FORMULA_GUARD else value
 
 
-def _clean(value: str, limit: int) -> str:
+def _clean(value: str, limit: int | None) -> str:
     """`validation.clean_text` (plus our export's formula guard taken off), fast when the
-    value has no control characters, which is nearly always."""
+    value has no control characters, which is nearly always. Cut to `limit` if given."""
     value = _single_spaced(value.strip()) if value.isprintable() else clean_text(value)
     return _unguarded(value)[:limit]
 
@@ -718,6 +719,7 @@ class _LeadRows:
         ]
         self.width = max(i for i, f in enumerate(mapping) if f != IGNORE) + 1
         self.text_limits = [lim for _i, lim in self.text_cols]
+        self.cut = 0  # values longer than their field holds, cut to fit (the user is told)
         self.text_get = _getter([i for i, _lim in self.text_cols])
         # Mapped texts (+ a trailing "") -> the lead's 8 text fields in TEXT_FIELDS order.
         self.canonical = _getter(
@@ -781,19 +783,31 @@ class _LeadRows:
             strip = str.strip
             texts = list(map(strip, self.text_get(cells)))
             if not all(map(operator.le, map(len, texts), self.text_limits)):
-                texts = [v[:lim] for v, lim in zip(texts, self.text_limits, strict=True)]
+                texts = [self._fit(v, lim) for v, lim in zip(texts, self.text_limits, strict=True)]
             custom = dict(
                 filter(
                     _second, zip(self.custom_names, map(strip, self.custom_get(cells)), strict=True)
                 )
             )
-            if len(joined) > 2000:
-                custom = {k: v[:2000] for k, v in custom.items()}
+            if len(joined) > CUSTOM_LIMIT:
+                custom = {k: self._fit(v, CUSTOM_LIMIT) for k, v in custom.items()}
         else:
-            texts = [_clean(cells[i], lim) if i < n else "" for i, lim in self.text_cols]
-            custom = {k: v for k, i in self.custom_cols if i < n and (v := _clean(cells[i], 2000))}
+            texts = [
+                self._fit(_clean(cells[i], None), lim) if i < n else "" for i, lim in self.text_cols
+            ]
+            custom = {
+                k: self._fit(v, CUSTOM_LIMIT)
+                for k, i in self.custom_cols
+                if i < n and (v := _clean(cells[i], None))
+            }
         texts.append("")
         return self.canonical(texts), custom
+
+    def _fit(self, value: str, limit: int) -> str:
+        if len(value) <= limit:
+            return value
+        self.cut += 1
+        return value[:limit]
 
     def row(
         self, cells: list[str], lead_id: int, email: str, key: str, stage_id: int, position: float
@@ -914,7 +928,7 @@ class _LeadRows:
             if quoted and any(map(_starts_with_quote, column)):
                 column = list(map(_unguarded, column))
             if longest > limit and max(map(len, column)) > limit:
-                column = [v[:limit] for v in column]
+                column = [self._fit(v, limit) for v in column]
             columns.append(column)
         if self.default_source:
             source = columns[5]
@@ -928,8 +942,8 @@ class _LeadRows:
             column = list(map(strip, by_column[i]))
             if quoted and any(map(_starts_with_quote, column)):
                 column = list(map(_unguarded, column))
-            if longest > 2000 and max(map(len, column)) > 2000:
-                column = [v[:2000] for v in column]
+            if longest > CUSTOM_LIMIT and max(map(len, column)) > CUSTOM_LIMIT:
+                column = [self._fit(v, CUSTOM_LIMIT) for v in column]
             custom_columns.append(column)
         custom_json: Iterable[str]
         if not custom_columns:
@@ -1133,6 +1147,7 @@ class _ImportRun:
         self.created_tags: list[int] = []
         self.imaged: set[int] = set()  # existing leads whose before-image is kept
         self.dropped_indexes: list[str] | None = None  # to create again before the commit
+        self.lead_rows: _LeadRows | None = None
 
     def execute(self) -> ImportResult:
         ws = self.ws
@@ -1222,6 +1237,13 @@ class _ImportRun:
                 f"Read the sheet {self.table.sheet!r}: the sheets before it ({passed}) hold no"
                 " leads"
             )
+        if cut := self.lead_rows.cut if self.lead_rows is not None else 0:
+            what = "value was" if cut == 1 else "values were"
+            warnings.append(
+                f"{cut:,} {what} longer than the field holds and cut to fit (custom fields"
+                f" keep {CUSTOM_LIMIT:,} characters, the others {min(TEXT_FIELDS.values())}"
+                f" to {max(TEXT_FIELDS.values())})"
+            )
         if replaced := self.table.replaced:
             what = "character" if replaced == 1 else "characters"
             warnings.append(
@@ -1293,7 +1315,7 @@ class _ImportRun:
         has_last = "last_name" in mapping
         tz_mapped = "timezone" in mapping
         default_source = clean_text(opts.source, 120)
-        lead_rows = _LeadRows(
+        lead_rows = self.lead_rows = _LeadRows(
             mapping, default_source, self.default_stage if stage_idx is None else None
         )
         self.insert_sql = lead_rows.insert_sql(self.now)

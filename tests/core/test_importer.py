@@ -1300,3 +1300,43 @@ def test_leads_on_a_later_sheet_are_found(workspace: Workspace, tmp_path: Path) 
     book.save(path)
     with pytest.raises(TableError, match="every sheet is empty"):
         import_file(workspace, path)
+
+
+def test_values_cut_to_fit_their_field_are_counted(workspace: Workspace, tmp_path: Path) -> None:
+    """A long note or company is kept to what the field holds, and the import says so
+    (before, a 3,000-character note lost a third without a word), on every path a row
+    takes: plain rows column by column, a row to clean one by one, an update."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Email", "Company", "Notes"])
+    sheet.append(["ann@example.com", "C" * 250, "n" * 3000])  # plain: two cut
+    sheet.append(["bo@example.com", "Beta", "first line\n" + "m" * 2100])  # cleaned: one cut
+    sheet.append(["cy@example.com", "Gamma", "short"])  # nothing cut
+    path = tmp_path / "long.xlsx"
+    book.save(path)
+    result = import_file(workspace, path)
+    assert result.imported == 3
+    assert result.warnings == (
+        "3 values were longer than the field holds and cut to fit (custom fields keep 2,000"
+        " characters, the others 60 to 200)",
+    )
+    ann = leads.find_lead(workspace, "ann@example.com")
+    assert (len(ann.company), len(ann.custom_fields["Notes"])) == (200, 2000)
+
+    update = write_csv(tmp_path / "update.csv", [["Email", "Title"], ["cy@example.com", "T" * 201]])
+    result = import_file(workspace, update, ImportOptions(on_duplicate="update"))
+    assert (result.updated, result.warnings) == (1, (result.warnings[0],))
+    assert result.warnings[0].startswith("1 value was longer than the field holds")
+    assert leads.find_lead(workspace, "cy@example.com").title == "T" * 200
+
+    # 2,000 plain rows are built column by column: each long value is counted there too.
+    long_title = "x" * 201
+    path = plain_rows_then(
+        tmp_path, "Email,Title,Notes", "p{i}@example.com,T{i}," + "n" * 2001, 2000, ""
+    )
+    path.write_text(path.read_text().replace("T1,", long_title + ",", 1))  # p1's title
+    result = import_file(workspace, path)
+    assert result.imported == 2000
+    assert result.warnings[0].startswith("2,001 values were longer than the field holds")
+    assert leads.find_lead(workspace, "p1@example.com").title == "x" * 200
