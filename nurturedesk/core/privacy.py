@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from nurturedesk.core.errors import NotFoundError, UserError
 from nurturedesk.core.events import LeadsChanged
 from nurturedesk.core.importer import suppression_hash
 from nurturedesk.core.models import Base, Lead, Stage, SuppressedHash, Tag, lead_tags
+from nurturedesk.core.timestamps import from_micros
 from nurturedesk.core.validation import email_key
 
 log = logging.getLogger(__name__)
@@ -280,3 +282,47 @@ def forget_lead(workspace: Workspace, email: str) -> ForgetResult:
     if ids:  # (an event without ids means "any lead may have changed")
         workspace.events.publish(LeadsChanged(tuple(ids), stage_ids, "forgotten"))
     return ForgetResult(digest, len(ids), counts)
+
+
+def forget_again_after_restore(workspace: Workspace, previous: Path) -> int:
+    """After a backup is restored: whoever was forgotten in `previous` (the workspace as it
+    was before the restore) is forgotten again, and every hash it kept is kept. A backup
+    taken before a forget still holds the person; restoring it must neither bring them back
+    to the board nor let them be imported or mailed again. Returns how many addresses were
+    erased again."""
+    try:
+        conn = sqlite3.connect(f"file:{previous}?mode=ro", uri=True)
+        try:
+            kept = conn.execute("SELECT hash, reason, created_at FROM suppressed_hashes").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:  # too damaged to read, or older than the hash list
+        log.warning("cannot read the forgotten addresses of %s: %s", previous, exc)
+        return 0
+    forgotten = {digest for digest, reason, _at in kept if reason == "forgotten"}
+    with workspace.session() as session:
+        have = set(session.scalars(select(SuppressedHash.hash)))
+        for digest, reason, at in kept:
+            if digest not in have:
+                session.add(
+                    SuppressedHash(
+                        hash=digest,
+                        reason=reason,
+                        created_at=from_micros(at)
+                        if isinstance(at, int)
+                        else workspace.clock.now(),
+                    )
+                )
+        # Every address the restored file holds, wherever it is kept (leads included).
+        keys = {
+            email_key(value)
+            for table in Base.metadata.sorted_tables
+            for name in ADDRESS_COLUMNS
+            if name in table.c
+            for value in session.scalars(select(table.c[name]).distinct())
+            if value
+        }
+    again = sorted(k for k in keys if suppression_hash(k) in forgotten)
+    for key in again:
+        forget_lead(workspace, key)
+    return len(again)

@@ -11,7 +11,7 @@ import pytest
 
 from nurturedesk.cli import main
 from nurturedesk.core import leads
-from nurturedesk.core.db import Workspace
+from nurturedesk.core.db import Workspace, open_workspace
 from nurturedesk.core.errors import NotFoundError
 from nurturedesk.core.importer import ImportOptions, import_file
 from nurturedesk.core.interactions import log_interactions
@@ -215,3 +215,37 @@ def test_suppress_remove_says_what_it_did(
     code, _, err = run_cli(capsys, "suppress", "remove", "gone@example.com", "-w", ws)
     assert code == 1 and "it stays blocked" in err
     assert is_suppressed(workspace, "gone@example.com")
+
+
+def test_restoring_a_backup_from_before_a_forget_does_not_bring_the_person_back(
+    workspace: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A backup taken before the forget still holds the person. Restored, they were back on
+    the board (enrolments and all) and no longer blocked: imported and mailed again."""
+    make_person(workspace, tmp_path)
+    ws = str(workspace.path)
+    backup = tmp_path / "before.sqlite"
+    run_cli(capsys, "backup", str(backup), "-w", ws)
+    run_cli(capsys, "suppress", "add", "later@example.com", "-w", ws)  # only after the backup
+    run_cli(capsys, "lead", "forget", "secret.person@example.com", "-w", ws)
+    run_cli(capsys, "lead", "forget", "later@example.com", "-w", ws)
+    workspace.close()
+
+    code, out, _ = run_cli(capsys, "restore", str(backup), "-w", ws)
+    assert code == 0
+    assert "1 address(es) forgotten since the backup was taken were erased" in out
+    restored = open_workspace(Path(ws))
+    try:
+        assert [lead.email for lead in leads.list_leads(restored)] == ["other@example.com"]
+        with pytest.raises(NotFoundError, match="forgotten earlier"):
+            export_personal_data(restored, "secret.person@example.com")
+        with restored.engine.connect() as conn:
+            dump = "\n".join(conn.connection.driver_connection.iterdump())  # type: ignore[union-attr]
+        for secret in ("secret.person", "Secreta", "Hidden Co", "Lisbon"):
+            assert secret.lower() not in dump.lower(), secret
+        assert is_suppressed(restored, "later@example.com")  # its hash came along
+        path = tmp_path / "again.csv"
+        path.write_text("Email\nsecret.person@example.com\nlater@example.com\n")
+        assert import_file(restored, path).skipped == 2
+    finally:
+        restored.close()
