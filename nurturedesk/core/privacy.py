@@ -33,7 +33,10 @@ from nurturedesk.core.db import Workspace
 from nurturedesk.core.errors import NotFoundError, UserError
 from nurturedesk.core.events import LeadsChanged
 from nurturedesk.core.importer import suppression_hash
+from nurturedesk.core.mailconfig import load_config
+from nurturedesk.core.mailer import eml_files
 from nurturedesk.core.models import Base, Lead, Stage, SuppressedHash, Tag, lead_tags
+from nurturedesk.core.outbox import file_name
 from nurturedesk.core.timestamps import from_micros
 from nurturedesk.core.validation import email_key
 
@@ -49,6 +52,22 @@ class ForgetResult:
     email_hash: str
     leads: int
     rows_by_table: dict[str, int]
+    # The .eml files the file transport had written for them, deleted with their outbox rows.
+    mail_files: int = 0
+    # Copies of the workspace made earlier (automatic backups, the copy kept aside at a
+    # restore) that still hold the address: forget does not reach into them.
+    copies: tuple[Path, ...] = ()
+
+    def copies_advice(self) -> str:
+        if not self.copies:
+            return ""
+        return (
+            f"{len(self.copies)} earlier cop{'y' if len(self.copies) == 1 else 'ies'} of the "
+            "workspace still hold(s) this person: "
+            + ", ".join(str(p) for p in self.copies)
+            + ". Automatic backups are rotated away within about four weeks; delete other "
+            "copies yourself. Restoring any of them erases the person again."
+        )
 
 
 def is_suppressed(workspace: Workspace, email: str) -> bool:
@@ -249,6 +268,7 @@ def forget_lead(workspace: Workspace, email: str) -> ForgetResult:
     key = email_key(email)
     digest = suppression_hash(key)
     counts: dict[str, int] = {}
+    mails: list[str] = []
     with workspace.session() as session:
         # Overwrite erased content on disk instead of leaving it in free pages.
         session.execute(text("PRAGMA secure_delete = ON"))
@@ -257,6 +277,11 @@ def forget_lead(workspace: Workspace, email: str) -> ForgetResult:
         for hook in FORGET_HOOKS:
             hook(session, ids, key)
         for table, about in _rows_about(ids, key):
+            if table.name == "outbox":
+                mails = [
+                    file_name(*row)
+                    for row in session.execute(select(table.c.id, table.c.message_id).where(about))
+                ]
             result = session.execute(delete(table).where(about))
             if result.rowcount:  # type: ignore[attr-defined]
                 counts[table.name] = int(result.rowcount)  # type: ignore[attr-defined]
@@ -281,7 +306,58 @@ def forget_lead(workspace: Workspace, email: str) -> ForgetResult:
         log.info("forget: the WAL is still in use by a reader; it is emptied at a later checkpoint")
     if ids:  # (an event without ids means "any lead may have changed")
         workspace.events.publish(LeadsChanged(tuple(ids), stage_ids, "forgotten"))
-    return ForgetResult(digest, len(ids), counts)
+    return ForgetResult(
+        digest,
+        len(ids),
+        counts,
+        _remove_mail_files(workspace, mails),
+        copies_holding(workspace, key),
+    )
+
+
+def _remove_mail_files(workspace: Workspace, names: list[str]) -> int:
+    """Delete the .eml files a file transport wrote for these messages (the demo's "sent
+    mail", or a look before sending): they hold the address, the name and the text."""
+    folder = load_config(workspace).file_dir
+    removed = 0
+    for name in names:
+        for path in eml_files(folder, name):
+            try:
+                path.unlink()
+                removed += 1
+            except OSError as exc:
+                log.warning("forget: could not delete %s: %s", path, exc)
+    return removed
+
+
+def copies_holding(workspace: Workspace, email: str) -> tuple[Path, ...]:
+    """The copies of the workspace NurtureDesk made (automatic backups, the copy kept aside
+    at a restore) that hold this address; one that cannot be read is counted as holding it."""
+    if workspace.path is None:
+        return ()
+    from nurturedesk.core.backups import list_backups
+
+    aside = workspace.path.parent.glob(f"{workspace.path.name}.before-restore-*.sqlite")
+    candidates = [b.path for b in list_backups(workspace.path)] + sorted(aside)
+    return tuple(path for path in candidates if _holds(path, email_key(email)))
+
+
+def _holds(path: Path, key: str) -> bool:
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return (
+                conn.execute(
+                    "SELECT 1 FROM leads WHERE email_key = ?1"
+                    " UNION ALL SELECT 1 FROM suppressions WHERE email_key = ?1 LIMIT 1",
+                    (key,),
+                ).fetchone()
+                is not None
+            )
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return True
 
 
 def forget_again_after_restore(workspace: Workspace, previous: Path) -> int:

@@ -249,3 +249,37 @@ def test_restoring_a_backup_from_before_a_forget_does_not_bring_the_person_back(
         assert import_file(restored, path).skipped == 2
     finally:
         restored.close()
+
+
+def test_forget_deletes_the_sent_mail_files_and_names_the_backups_still_holding_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The file transport's .eml files hold the address, the name and the text; they stayed
+    after a forget that said "only a hash remains". The automatic backups hold the person
+    too, and nothing said so."""
+    from nurturedesk.core.backups import make_daily_backup
+
+    ws_path = tmp_path / "ws.sqlite"
+    w = ("-w", str(ws_path))
+    eml = tmp_path / "eml"
+    run_cli(capsys, "smtp", "file", str(eml), "--from", "Me <me@example.com>", *w)
+    for email, first in (("Gone@Example.org", "Goneria"), ("stays@example.org", "Stayer")):
+        assert run_cli(capsys, "lead", "add", "--email", email, "--first-name", first, *w)[0] == 0
+    run_cli(capsys, "newsletter", "add", "--template", "Newsletter", "--stage", "New", "News", *w)
+    code, out, err = run_cli(capsys, "send-due", *w)
+    assert code == 0 and "sent 2" in out, (out, err)
+    assert len(list(eml.glob("*.eml"))) == 2
+    ws = open_workspace(ws_path)
+    try:
+        backup = make_daily_backup(ws).path
+    finally:
+        ws.close()
+
+    code, out, _ = run_cli(capsys, "lead", "forget", "gone@example.org", *w)
+    assert code == 0 and "1 sent-mail file(s) deleted" in out
+    (left,) = eml.glob("*.eml")
+    assert b"Stayer" in left.read_bytes()
+    assert "1 earlier copy of the workspace still hold(s) this person" in out
+    assert str(backup) in out
+    run_cli(capsys, "lead", "forget", "stays@example.org", *w)
+    assert not list(eml.glob("*.eml"))
