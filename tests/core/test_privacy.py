@@ -11,9 +11,15 @@ import pytest
 
 from nurturedesk.cli import main
 from nurturedesk.core import leads
+from nurturedesk.core.clock import FakeClock
 from nurturedesk.core.db import Workspace, open_workspace
 from nurturedesk.core.errors import NotFoundError
-from nurturedesk.core.importer import ImportOptions, import_file
+from nurturedesk.core.importer import (
+    ImportOptions,
+    import_file,
+    undo_import,
+    worked_on_since,
+)
 from nurturedesk.core.interactions import log_interactions
 from nurturedesk.core.privacy import (
     export_personal_data,
@@ -283,3 +289,22 @@ def test_forget_deletes_the_sent_mail_files_and_names_the_backups_still_holding_
     assert str(backup) in out
     run_cli(capsys, "lead", "forget", "stays@example.org", *w)
     assert not list(eml.glob("*.eml"))
+
+
+def test_undoing_an_import_after_forgetting_its_last_lead_keeps_a_lead_added_since(
+    workspace: Workspace, clock: FakeClock, tmp_path: Path
+) -> None:
+    """SQLite hands the id of the erased last lead to the next one: undoing the import (its
+    id range) then erased that new lead, with a warning that called it one of the import's."""
+    path = tmp_path / "two.csv"
+    path.write_text("Email\na@example.org\nb@example.org\n")
+    batch = import_file(workspace, path).batch_id
+    assert batch is not None
+    forget_lead(workspace, "b@example.org")
+    clock.advance(minutes=5)
+    later = leads.add_lead(workspace, leads.LeadData(email="later@example.org")).id
+    assert later == leads.find_lead(workspace, "a@example.org").id + 1  # the id reused
+
+    assert worked_on_since(workspace, batch) == 0
+    assert undo_import(workspace, batch).removed == 1
+    assert [lead.email for lead in leads.list_leads(workspace)] == ["later@example.org"]
