@@ -1852,7 +1852,7 @@ class UndoImportResult:
         )
 
 
-def _added_by(batch: ImportBatch) -> ColumnElement[bool]:
+def added_by(batch: ImportBatch) -> ColumnElement[bool]:
     """The leads a finished import added: its id range, less any lead made after it. SQLite
     gives a new lead the highest id erased last (a forget, a purge of the trash), so a lead
     added later can take an id in the range; undoing the import must not erase it."""
@@ -1875,7 +1875,7 @@ def worked_on_since(workspace: Workspace, batch_id: int) -> int:
         return int(
             session.scalar(
                 select(func.count()).where(
-                    _added_by(batch),
+                    added_by(batch),
                     or_(
                         Lead.updated_at > since,  # (tagging too: bulk._touch)
                         Lead.stage_entered_at > since,
@@ -1948,7 +1948,7 @@ def undo_import(workspace: Workspace, batch_id: int) -> UndoImportResult:
         removed = 0
         stage_ids = set()
         if batch.first_lead_id is not None and batch.last_lead_id is not None:
-            in_batch = _added_by(batch)
+            in_batch = added_by(batch)
             stage_ids |= set(session.scalars(select(Lead.stage_id).where(in_batch).distinct()))
             # Rows other capabilities keep about these leads (enrolments, interactions, ...)
             # go with them, whatever their foreign key says.

@@ -32,10 +32,18 @@ from sqlalchemy.orm import Session
 from nurturedesk.core.db import Workspace
 from nurturedesk.core.errors import NotFoundError, UserError
 from nurturedesk.core.events import LeadsChanged
-from nurturedesk.core.importer import suppression_hash
+from nurturedesk.core.importer import added_by, suppression_hash
 from nurturedesk.core.mailconfig import load_config
 from nurturedesk.core.mailer import eml_files
-from nurturedesk.core.models import Base, Lead, Stage, SuppressedHash, Tag, lead_tags
+from nurturedesk.core.models import (
+    Base,
+    ImportBatch,
+    Lead,
+    Stage,
+    SuppressedHash,
+    Tag,
+    lead_tags,
+)
 from nurturedesk.core.outbox import file_name
 from nurturedesk.core.timestamps import from_micros
 from nurturedesk.core.validation import email_key
@@ -215,6 +223,12 @@ def export_personal_data(workspace: Workspace, email: str) -> dict[str, Any]:
     with workspace.session() as session:
         ids = _lead_ids(session, email)
         stages = {sid: name for sid, name in session.execute(select(Stage.id, Stage.name))}
+        batches = session.scalars(
+            select(ImportBatch).where(
+                ImportBatch.first_lead_id <= max(ids, default=0),
+                ImportBatch.last_lead_id >= min(ids, default=0),
+            )
+        ).all()
         leads = []
         for lead in session.scalars(select(Lead).where(Lead.id.in_(ids)).order_by(Lead.id)):
             record = {
@@ -223,6 +237,13 @@ def export_personal_data(workspace: Workspace, email: str) -> dict[str, Any]:
                 if c.name not in ("search_text", "email_key", "position")
             }
             record["stage"] = stages.get(lead.stage_id, "")
+            # Where the data came from, when not from the person (the file it was imported from).
+            record["imported_from"] = [
+                {"import": b.id, "file": b.file_name, "at": _plain(b.finished_at)}
+                for b in batches
+                if b.first_lead_id is not None
+                and session.scalar(select(Lead.id).where(Lead.id == lead.id, added_by(b)))
+            ]
             record["tags"] = sorted(
                 session.scalars(
                     select(Tag.name)

@@ -308,3 +308,20 @@ def test_undoing_an_import_after_forgetting_its_last_lead_keeps_a_lead_added_sin
     assert worked_on_since(workspace, batch) == 0
     assert undo_import(workspace, batch).removed == 1
     assert [lead.email for lead in leads.list_leads(workspace)] == ["later@example.org"]
+
+
+def test_export_data_says_which_import_a_lead_came_from(
+    workspace: Workspace, clock: FakeClock, tmp_path: Path
+) -> None:
+    """A person may ask where their data came from when it was not from them."""
+    path = tmp_path / "fair-2026.csv"
+    path.write_text("Email,First name\nbought@example.org,Bought\n")
+    batch = import_file(workspace, path).batch_id
+    clock.advance(minutes=1)
+    leads.add_lead(workspace, leads.LeadData(email="typed@example.org"))
+    (lead,) = export_personal_data(workspace, "bought@example.org")["leads"]
+    assert [(i["import"], Path(i["file"]).name) for i in lead["imported_from"]] == [
+        (batch, "fair-2026.csv")
+    ]
+    (typed,) = export_personal_data(workspace, "typed@example.org")["leads"]
+    assert typed["imported_from"] == []
