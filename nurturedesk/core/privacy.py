@@ -69,9 +69,10 @@ class ForgetResult:
     def copies_advice(self) -> str:
         if not self.copies:
             return ""
+        one = len(self.copies) == 1
         return (
-            f"{len(self.copies)} earlier cop{'y' if len(self.copies) == 1 else 'ies'} of the "
-            "workspace still hold(s) this person: "
+            f"{len(self.copies)} earlier {'copy' if one else 'copies'} of the workspace still "
+            f"{'holds' if one else 'hold'} this person: "
             + ", ".join(str(p) for p in self.copies)
             + ". Automatic backups are rotated away within about four weeks; delete other "
             "copies yourself. Restoring any of them erases the person again."

@@ -285,7 +285,7 @@ def test_forget_deletes_the_sent_mail_files_and_names_the_backups_still_holding_
     assert code == 0 and "1 sent-mail file(s) deleted" in out
     (left,) = eml.glob("*.eml")
     assert b"Stayer" in left.read_bytes()
-    assert "1 earlier copy of the workspace still hold(s) this person" in out
+    assert "1 earlier copy of the workspace still holds this person" in out
     assert str(backup) in out
     run_cli(capsys, "lead", "forget", "stays@example.org", *w)
     assert not list(eml.glob("*.eml"))
