@@ -34,6 +34,8 @@ def restore(ctx: Context) -> int:
         print(f"The workspace as it was is kept at {result.previous_kept_at}")
     if result.held_mail:
         print(result.held_mail_advice() + " (`nurturedesk outbox resend|mark-sent`)")
+    if result.forgotten_again:
+        print(result.forgotten_advice())
     return 0
 
 

@@ -30,10 +30,14 @@ def forget(ctx: Context) -> int:
     else:  # e.g. an address only on the suppression list
         tables = ", ".join(sorted(t for t in result.rows_by_table if t != "leads"))
         erased = f"no lead had this address; {rows} row(s) holding it erased ({tables})"
+    if result.mail_files:
+        erased += f", {result.mail_files} sent-mail file(s) deleted"
     print(
         f"Forgot {ctx.args.email.strip()}: {erased}; "
-        "only a hash remains, so the address is never imported or mailed again."
+        "only a hash remains in the workspace, so the address is never imported or mailed again."
     )
+    if result.copies:
+        print(result.copies_advice())
     return 0
 
 

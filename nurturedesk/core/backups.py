@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from nurturedesk.core.db import Workspace, backup_sqlite, inspect_sqlite_file
+from nurturedesk.core.db import Workspace, backup_sqlite, inspect_sqlite_file, open_workspace
 from nurturedesk.core.errors import StorageError, UserError, WorkspaceError
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,8 @@ class RestoreResult:
     # Queued messages put on hold (uncertain): the workspace as it was could not be read, so
     # they may have gone out after the backup. The user resends them or marks them sent.
     held_mail: int = 0
+    # Addresses forgotten since the backup was taken, erased from the restored file again.
+    forgotten_again: int = 0
 
     def held_mail_advice(self) -> str:
         if not self.held_mail:
@@ -63,6 +65,14 @@ class RestoreResult:
             f"{self.held_mail} queued message(s) are on hold in the outbox: the workspace as "
             "it was before the restore could not be read, so they may have gone out after "
             "the backup. Check your Sent folder, then resend them or mark them sent."
+        )
+
+    def forgotten_advice(self) -> str:
+        if not self.forgotten_again:
+            return ""
+        return (
+            f"{self.forgotten_again} address(es) forgotten since the backup was taken were "
+            "erased from the restored workspace again."
         )
 
 
@@ -292,12 +302,23 @@ def restore_from(source: Path, workspace_path: Path, *, now: datetime) -> Restor
     if problem is not None:  # pragma: no cover - would be a bug in the copy
         raise WorkspaceError(f"The restored workspace failed its check: {problem}")
     log.info("restored %s from %s (previous kept at %s)", workspace_path, source, aside)
-    held = 0
-    if aside is not None:  # issue 3: what was sent after the backup must not go out again
-        from nurturedesk.core.outbox_restore import reconcile_restored_file
+    if aside is None:
+        return RestoreResult(source, aside)
+    return _carry_over(source, workspace_path, aside)
 
-        held = reconcile_restored_file(workspace_path, aside).held
-    return RestoreResult(source, aside, held)
+
+def _carry_over(source: Path, workspace_path: Path, aside: Path) -> RestoreResult:
+    """What happened since the backup that the restore must not undo: mail that went out
+    is not sent again (issue 3), and whoever was forgotten stays forgotten."""
+    from nurturedesk.core.outbox_restore import reconcile_after_restore
+    from nurturedesk.core.privacy import forget_again_after_restore
+
+    workspace = open_workspace(workspace_path, create=False)
+    try:
+        held = reconcile_after_restore(workspace, aside).held
+        return RestoreResult(source, aside, held, forget_again_after_restore(workspace, aside))
+    finally:
+        workspace.close()
 
 
 def _keep_aside(workspace_path: Path, aside: Path) -> None:

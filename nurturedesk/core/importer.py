@@ -41,8 +41,10 @@ from typing import Any, TypeVar, cast
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from sqlalchemy import (
+    ColumnElement,
     Integer,
     String,
+    and_,
     bindparam,
     delete,
     exists,
@@ -1881,6 +1883,16 @@ class UndoImportResult:
         )
 
 
+def added_by(batch: ImportBatch) -> ColumnElement[bool]:
+    """The leads a finished import added: its id range, less any lead made after it. SQLite
+    gives a new lead the highest id erased last (a forget, a purge of the trash), so a lead
+    added later can take an id in the range; undoing the import must not erase it."""
+    in_range = Lead.id.between(batch.first_lead_id, batch.last_lead_id)
+    if batch.finished_at is None:
+        return in_range
+    return and_(in_range, Lead.created_at <= batch.finished_at)
+
+
 def worked_on_since(workspace: Workspace, batch_id: int) -> int:
     """Leads an import added that have a life of their own since: edited or tagged, moved
     to another stage, enrolled by hand, or with an interaction (an email opened, a call
@@ -1894,7 +1906,7 @@ def worked_on_since(workspace: Workspace, batch_id: int) -> int:
         return int(
             session.scalar(
                 select(func.count()).where(
-                    Lead.id.between(batch.first_lead_id, batch.last_lead_id),
+                    added_by(batch),
                     or_(
                         Lead.updated_at > since,  # (tagging too: bulk._touch)
                         Lead.stage_entered_at > since,
@@ -1967,7 +1979,7 @@ def undo_import(workspace: Workspace, batch_id: int) -> UndoImportResult:
         removed = 0
         stage_ids = set()
         if batch.first_lead_id is not None and batch.last_lead_id is not None:
-            in_batch = Lead.id.between(batch.first_lead_id, batch.last_lead_id)
+            in_batch = added_by(batch)
             stage_ids |= set(session.scalars(select(Lead.stage_id).where(in_batch).distinct()))
             # Rows other capabilities keep about these leads (enrolments, interactions, ...)
             # go with them, whatever their foreign key says.

@@ -318,6 +318,22 @@ def _os_reason(exc: BaseException) -> str:
     return clean_text(str(exc) or type(exc).__name__, 200)
 
 
+def eml_stem(name: str) -> str:
+    """The file name (without `.eml`, or `-2.eml` for a resend) a message is written under."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")[:120]
+
+
+def eml_files(folder: Path, name: str) -> list[Path]:
+    """The files FileTransport wrote for the message sent under `name` (resends included)."""
+    stem = eml_stem(name)
+    resends = re.compile(re.escape(stem) + r"-\d+\.eml")
+    return [
+        path
+        for path in folder.glob(f"{stem}*.eml")
+        if path.name == f"{stem}.eml" or resends.fullmatch(path.name)
+    ]
+
+
 class FileTransport:
     """Writes each message as an .eml file into a folder (the demo, or a look before sending)."""
 
@@ -333,7 +349,7 @@ class FileTransport:
             ) from None
 
     def send(self, msg: EmailMessage, sender: str, recipient: str, name: str = "") -> None:
-        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name or recipient).strip("_")[:120]
+        safe = eml_stem(name or recipient)
         target = self.folder / f"{safe}.eml"
         n = 1
         while target.exists():  # a resend keeps the earlier file: nothing is overwritten

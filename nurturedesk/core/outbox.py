@@ -422,6 +422,11 @@ def deliver(
     return report
 
 
+def file_name(outbox_id: int, message_id: str) -> str:
+    """What a file transport names the message after (`mailer.eml_files` finds it again)."""
+    return f"{outbox_id:06d}-{message_id}"
+
+
 def _send_one(
     workspace: Workspace,
     cfg: MailConfig,
@@ -433,7 +438,9 @@ def _send_one(
     """Send one claimed row and record the outcome. False: stop the batch (connection gone)."""
     try:
         msg = build_message(cfg, mail)
-        transport.send(msg, cfg.from_address, mail.to_address, f"{outbox_id:06d}-{mail.message_id}")
+        transport.send(
+            msg, cfg.from_address, mail.to_address, file_name(outbox_id, mail.message_id)
+        )
     except UncertainError as exc:
         _finish(workspace, outbox_id, state="uncertain", last_error=clean_text(str(exc), 500))
         report.uncertain.append(outbox_id)

@@ -183,14 +183,3 @@ def _hold_queued_mail(workspace: Workspace) -> int:
 
 def _existing(session: Any, model: Any, key: Any) -> Any:
     return key if key is not None and session.get(model, key) is not None else None
-
-
-def reconcile_restored_file(workspace_path: Path, previous: Path) -> RestoreReconciliation:
-    """For `backups.restore_from`: open the restored workspace, reconcile, close."""
-    from nurturedesk.core.db import open_workspace
-
-    workspace = open_workspace(workspace_path, create=False)
-    try:
-        return reconcile_after_restore(workspace, previous)
-    finally:
-        workspace.close()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,8 +32,20 @@ from sqlalchemy.orm import Session
 from nurturedesk.core.db import Workspace
 from nurturedesk.core.errors import NotFoundError, UserError
 from nurturedesk.core.events import LeadsChanged
-from nurturedesk.core.importer import suppression_hash
-from nurturedesk.core.models import Base, Lead, Stage, SuppressedHash, Tag, lead_tags
+from nurturedesk.core.importer import added_by, suppression_hash
+from nurturedesk.core.mailconfig import load_config
+from nurturedesk.core.mailer import eml_files
+from nurturedesk.core.models import (
+    Base,
+    ImportBatch,
+    Lead,
+    Stage,
+    SuppressedHash,
+    Tag,
+    lead_tags,
+)
+from nurturedesk.core.outbox import file_name
+from nurturedesk.core.timestamps import from_micros
 from nurturedesk.core.validation import email_key
 
 log = logging.getLogger(__name__)
@@ -47,6 +60,23 @@ class ForgetResult:
     email_hash: str
     leads: int
     rows_by_table: dict[str, int]
+    # The .eml files the file transport had written for them, deleted with their outbox rows.
+    mail_files: int = 0
+    # Copies of the workspace made earlier (automatic backups, the copy kept aside at a
+    # restore) that still hold the address: forget does not reach into them.
+    copies: tuple[Path, ...] = ()
+
+    def copies_advice(self) -> str:
+        if not self.copies:
+            return ""
+        one = len(self.copies) == 1
+        return (
+            f"{len(self.copies)} earlier {'copy' if one else 'copies'} of the workspace still "
+            f"{'holds' if one else 'hold'} this person: "
+            + ", ".join(str(p) for p in self.copies)
+            + ". Automatic backups are rotated away within about four weeks; delete other "
+            "copies yourself. Restoring any of them erases the person again."
+        )
 
 
 def is_suppressed(workspace: Workspace, email: str) -> bool:
@@ -194,6 +224,12 @@ def export_personal_data(workspace: Workspace, email: str) -> dict[str, Any]:
     with workspace.session() as session:
         ids = _lead_ids(session, email)
         stages = {sid: name for sid, name in session.execute(select(Stage.id, Stage.name))}
+        batches = session.scalars(
+            select(ImportBatch).where(
+                ImportBatch.first_lead_id <= max(ids, default=0),
+                ImportBatch.last_lead_id >= min(ids, default=0),
+            )
+        ).all()
         leads = []
         for lead in session.scalars(select(Lead).where(Lead.id.in_(ids)).order_by(Lead.id)):
             record = {
@@ -202,6 +238,13 @@ def export_personal_data(workspace: Workspace, email: str) -> dict[str, Any]:
                 if c.name not in ("search_text", "email_key", "position")
             }
             record["stage"] = stages.get(lead.stage_id, "")
+            # Where the data came from, when not from the person (the file it was imported from).
+            record["imported_from"] = [
+                {"import": b.id, "file": b.file_name, "at": _plain(b.finished_at)}
+                for b in batches
+                if b.first_lead_id is not None
+                and session.scalar(select(Lead.id).where(Lead.id == lead.id, added_by(b)))
+            ]
             record["tags"] = sorted(
                 session.scalars(
                     select(Tag.name)
@@ -247,6 +290,7 @@ def forget_lead(workspace: Workspace, email: str) -> ForgetResult:
     key = email_key(email)
     digest = suppression_hash(key)
     counts: dict[str, int] = {}
+    mails: list[str] = []
     with workspace.session() as session:
         # Overwrite erased content on disk instead of leaving it in free pages.
         session.execute(text("PRAGMA secure_delete = ON"))
@@ -255,6 +299,11 @@ def forget_lead(workspace: Workspace, email: str) -> ForgetResult:
         for hook in FORGET_HOOKS:
             hook(session, ids, key)
         for table, about in _rows_about(ids, key):
+            if table.name == "outbox":
+                mails = [
+                    file_name(*row)
+                    for row in session.execute(select(table.c.id, table.c.message_id).where(about))
+                ]
             result = session.execute(delete(table).where(about))
             if result.rowcount:  # type: ignore[attr-defined]
                 counts[table.name] = int(result.rowcount)  # type: ignore[attr-defined]
@@ -279,4 +328,99 @@ def forget_lead(workspace: Workspace, email: str) -> ForgetResult:
         log.info("forget: the WAL is still in use by a reader; it is emptied at a later checkpoint")
     if ids:  # (an event without ids means "any lead may have changed")
         workspace.events.publish(LeadsChanged(tuple(ids), stage_ids, "forgotten"))
-    return ForgetResult(digest, len(ids), counts)
+    return ForgetResult(
+        digest,
+        len(ids),
+        counts,
+        _remove_mail_files(workspace, mails),
+        copies_holding(workspace, key),
+    )
+
+
+def _remove_mail_files(workspace: Workspace, names: list[str]) -> int:
+    """Delete the .eml files a file transport wrote for these messages (the demo's "sent
+    mail", or a look before sending): they hold the address, the name and the text."""
+    folder = load_config(workspace).file_dir
+    removed = 0
+    for name in names:
+        for path in eml_files(folder, name):
+            try:
+                path.unlink()
+                removed += 1
+            except OSError as exc:
+                log.warning("forget: could not delete %s: %s", path, exc)
+    return removed
+
+
+def copies_holding(workspace: Workspace, email: str) -> tuple[Path, ...]:
+    """The copies of the workspace NurtureDesk made (automatic backups, the copy kept aside
+    at a restore) that hold this address; one that cannot be read is counted as holding it."""
+    if workspace.path is None:
+        return ()
+    from nurturedesk.core.backups import list_backups
+
+    aside = workspace.path.parent.glob(f"{workspace.path.name}.before-restore-*.sqlite")
+    candidates = [b.path for b in list_backups(workspace.path)] + sorted(aside)
+    return tuple(path for path in candidates if _holds(path, email_key(email)))
+
+
+def _holds(path: Path, key: str) -> bool:
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return (
+                conn.execute(
+                    "SELECT 1 FROM leads WHERE email_key = ?1"
+                    " UNION ALL SELECT 1 FROM suppressions WHERE email_key = ?1 LIMIT 1",
+                    (key,),
+                ).fetchone()
+                is not None
+            )
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return True
+
+
+def forget_again_after_restore(workspace: Workspace, previous: Path) -> int:
+    """After a backup is restored: whoever was forgotten in `previous` (the workspace as it
+    was before the restore) is forgotten again, and every hash it kept is kept. A backup
+    taken before a forget still holds the person; restoring it must neither bring them back
+    to the board nor let them be imported or mailed again. Returns how many addresses were
+    erased again."""
+    try:
+        conn = sqlite3.connect(f"file:{previous}?mode=ro", uri=True)
+        try:
+            kept = conn.execute("SELECT hash, reason, created_at FROM suppressed_hashes").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:  # too damaged to read, or older than the hash list
+        log.warning("cannot read the forgotten addresses of %s: %s", previous, exc)
+        return 0
+    forgotten = {digest for digest, reason, _at in kept if reason == "forgotten"}
+    with workspace.session() as session:
+        have = set(session.scalars(select(SuppressedHash.hash)))
+        for digest, reason, at in kept:
+            if digest not in have:
+                session.add(
+                    SuppressedHash(
+                        hash=digest,
+                        reason=reason,
+                        created_at=from_micros(at)
+                        if isinstance(at, int)
+                        else workspace.clock.now(),
+                    )
+                )
+        # Every address the restored file holds, wherever it is kept (leads included).
+        keys = {
+            email_key(value)
+            for table in Base.metadata.sorted_tables
+            for name in ADDRESS_COLUMNS
+            if name in table.c
+            for value in session.scalars(select(table.c[name]).distinct())
+            if value
+        }
+    again = sorted(k for k in keys if suppression_hash(k) in forgotten)
+    for key in again:
+        forget_lead(workspace, key)
+    return len(again)

@@ -95,7 +95,7 @@ def restore_and_reopen(app: Any, backup: Path, workspace_path: Path) -> bool:
     if opened and result.previous_kept_at is not None:
         app.window.statusBar().showMessage(
             f"Restored from {backup.name}; the previous workspace is kept at "
-            f"{result.previous_kept_at}",
+            f"{result.previous_kept_at}. {result.forgotten_advice()}".strip(),
             20_000,
         )
     return opened

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QInputDialog,
     QLabel,
+    QMessageBox,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -427,12 +428,22 @@ class DataActions:
         ):
             return False
         try:
-            privacy.forget_lead(self.workspace, email)
+            result = privacy.forget_lead(self.workspace, email)
         except UserError as exc:
             self.window.show_error(str(exc))
             return False
         self.window.undo_stack.clear()  # nothing may bring the erased lead back
         self.window.statusBar().showMessage(f"Forgot {email}.", 10_000)
+        if result.copies:  # the user must know where the person is still held
+            box = QMessageBox(
+                QMessageBox.Icon.Information,
+                "Forget lead",
+                result.copies_advice(),
+                parent=self.window,
+            )
+            box.setObjectName("forgetCopiesNotice")
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.open()  # not exec(): the event loop keeps running
         return True
 
 

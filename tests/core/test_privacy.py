@@ -11,9 +11,15 @@ import pytest
 
 from nurturedesk.cli import main
 from nurturedesk.core import leads
-from nurturedesk.core.db import Workspace
+from nurturedesk.core.clock import FakeClock
+from nurturedesk.core.db import Workspace, open_workspace
 from nurturedesk.core.errors import NotFoundError
-from nurturedesk.core.importer import ImportOptions, import_file
+from nurturedesk.core.importer import (
+    ImportOptions,
+    import_file,
+    undo_import,
+    worked_on_since,
+)
 from nurturedesk.core.interactions import log_interactions
 from nurturedesk.core.privacy import (
     export_personal_data,
@@ -215,3 +221,107 @@ def test_suppress_remove_says_what_it_did(
     code, _, err = run_cli(capsys, "suppress", "remove", "gone@example.com", "-w", ws)
     assert code == 1 and "it stays blocked" in err
     assert is_suppressed(workspace, "gone@example.com")
+
+
+def test_restoring_a_backup_from_before_a_forget_does_not_bring_the_person_back(
+    workspace: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A backup taken before the forget still holds the person. Restored, they were back on
+    the board (enrolments and all) and no longer blocked: imported and mailed again."""
+    make_person(workspace, tmp_path)
+    ws = str(workspace.path)
+    backup = tmp_path / "before.sqlite"
+    run_cli(capsys, "backup", str(backup), "-w", ws)
+    run_cli(capsys, "suppress", "add", "later@example.com", "-w", ws)  # only after the backup
+    run_cli(capsys, "lead", "forget", "secret.person@example.com", "-w", ws)
+    run_cli(capsys, "lead", "forget", "later@example.com", "-w", ws)
+    workspace.close()
+
+    code, out, _ = run_cli(capsys, "restore", str(backup), "-w", ws)
+    assert code == 0
+    assert "1 address(es) forgotten since the backup was taken were erased" in out
+    restored = open_workspace(Path(ws))
+    try:
+        assert [lead.email for lead in leads.list_leads(restored)] == ["other@example.com"]
+        with pytest.raises(NotFoundError, match="forgotten earlier"):
+            export_personal_data(restored, "secret.person@example.com")
+        with restored.engine.connect() as conn:
+            dump = "\n".join(conn.connection.driver_connection.iterdump())  # type: ignore[union-attr]
+        for secret in ("secret.person", "Secreta", "Hidden Co", "Lisbon"):
+            assert secret.lower() not in dump.lower(), secret
+        assert is_suppressed(restored, "later@example.com")  # its hash came along
+        path = tmp_path / "again.csv"
+        path.write_text("Email\nsecret.person@example.com\nlater@example.com\n")
+        assert import_file(restored, path).skipped == 2
+    finally:
+        restored.close()
+
+
+def test_forget_deletes_the_sent_mail_files_and_names_the_backups_still_holding_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The file transport's .eml files hold the address, the name and the text; they stayed
+    after a forget that said "only a hash remains". The automatic backups hold the person
+    too, and nothing said so."""
+    from nurturedesk.core.backups import make_daily_backup
+
+    ws_path = tmp_path / "ws.sqlite"
+    w = ("-w", str(ws_path))
+    eml = tmp_path / "eml"
+    run_cli(capsys, "smtp", "file", str(eml), "--from", "Me <me@example.com>", *w)
+    for email, first in (("Gone@Example.org", "Goneria"), ("stays@example.org", "Stayer")):
+        assert run_cli(capsys, "lead", "add", "--email", email, "--first-name", first, *w)[0] == 0
+    run_cli(capsys, "newsletter", "add", "--template", "Newsletter", "--stage", "New", "News", *w)
+    code, out, err = run_cli(capsys, "send-due", *w)
+    assert code == 0 and "sent 2" in out, (out, err)
+    assert len(list(eml.glob("*.eml"))) == 2
+    ws = open_workspace(ws_path)
+    try:
+        backup = make_daily_backup(ws).path
+    finally:
+        ws.close()
+
+    code, out, _ = run_cli(capsys, "lead", "forget", "gone@example.org", *w)
+    assert code == 0 and "1 sent-mail file(s) deleted" in out
+    (left,) = eml.glob("*.eml")
+    assert b"Stayer" in left.read_bytes()
+    assert "1 earlier copy of the workspace still holds this person" in out
+    assert str(backup) in out
+    run_cli(capsys, "lead", "forget", "stays@example.org", *w)
+    assert not list(eml.glob("*.eml"))
+
+
+def test_undoing_an_import_after_forgetting_its_last_lead_keeps_a_lead_added_since(
+    workspace: Workspace, clock: FakeClock, tmp_path: Path
+) -> None:
+    """SQLite hands the id of the erased last lead to the next one: undoing the import (its
+    id range) then erased that new lead, with a warning that called it one of the import's."""
+    path = tmp_path / "two.csv"
+    path.write_text("Email\na@example.org\nb@example.org\n")
+    batch = import_file(workspace, path).batch_id
+    assert batch is not None
+    forget_lead(workspace, "b@example.org")
+    clock.advance(minutes=5)
+    later = leads.add_lead(workspace, leads.LeadData(email="later@example.org")).id
+    assert later == leads.find_lead(workspace, "a@example.org").id + 1  # the id reused
+
+    assert worked_on_since(workspace, batch) == 0
+    assert undo_import(workspace, batch).removed == 1
+    assert [lead.email for lead in leads.list_leads(workspace)] == ["later@example.org"]
+
+
+def test_export_data_says_which_import_a_lead_came_from(
+    workspace: Workspace, clock: FakeClock, tmp_path: Path
+) -> None:
+    """A person may ask where their data came from when it was not from them."""
+    path = tmp_path / "fair-2026.csv"
+    path.write_text("Email,First name\nbought@example.org,Bought\n")
+    batch = import_file(workspace, path).batch_id
+    clock.advance(minutes=1)
+    leads.add_lead(workspace, leads.LeadData(email="typed@example.org"))
+    (lead,) = export_personal_data(workspace, "bought@example.org")["leads"]
+    assert [(i["import"], Path(i["file"]).name) for i in lead["imported_from"]] == [
+        (batch, "fair-2026.csv")
+    ]
+    (typed,) = export_personal_data(workspace, "typed@example.org")["leads"]
+    assert typed["imported_from"] == []

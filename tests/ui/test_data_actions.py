@@ -248,6 +248,24 @@ def test_personal_data_export_and_forget_from_the_lead_menu(
     assert column_count(window, "Qualifying") == 1
 
 
+def test_forget_in_the_window_names_the_backups_still_holding_the_person(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    from nurturedesk.core.backups import make_daily_backup
+
+    add(window.workspace, "held@example.com", first_name="Held")
+    backup = make_daily_backup(window.workspace).path
+    window.board.rebuild()
+    select_all_in(window, "New")
+    assert window.data_actions.forget_lead(confirmed=True)  # type: ignore[attr-defined]
+    notice = window.findChild(QMessageBox, "forgetCopiesNotice")
+    assert notice is not None and str(backup) in notice.text()
+    assert "Restoring any of them erases the person again" in notice.text()
+    notice.close()
+
+
 def _noop():  # type: ignore[no-untyped-def]
     from PySide6.QtGui import QUndoCommand
 
