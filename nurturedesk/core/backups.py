@@ -70,9 +70,10 @@ class RestoreResult:
     def forgotten_advice(self) -> str:
         if not self.forgotten_again:
             return ""
+        n = self.forgotten_again
         return (
-            f"{self.forgotten_again} address(es) forgotten since the backup was taken were "
-            "erased from the restored workspace again."
+            f"{n} {'address' if n == 1 else 'addresses'} forgotten since the backup was taken "
+            f"{'was' if n == 1 else 'were'} erased from the restored workspace again."
         )
 
 

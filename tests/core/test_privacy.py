@@ -239,7 +239,7 @@ def test_restoring_a_backup_from_before_a_forget_does_not_bring_the_person_back(
 
     code, out, _ = run_cli(capsys, "restore", str(backup), "-w", ws)
     assert code == 0
-    assert "1 address(es) forgotten since the backup was taken were erased" in out
+    assert "1 address forgotten since the backup was taken was erased" in out
     restored = open_workspace(Path(ws))
     try:
         assert [lead.email for lead in leads.list_leads(restored)] == ["other@example.com"]
