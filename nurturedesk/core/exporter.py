@@ -10,9 +10,7 @@ half a file. Cells a spreadsheet would run as a formula get a leading apostrophe
 from __future__ import annotations
 
 import csv
-import os
 import re
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, select
 
+from nurturedesk.core.atomic import write_atomically
 from nurturedesk.core.db import Workspace
 from nurturedesk.core.errors import UserError
 from nurturedesk.core.leads import TEXT_FIELDS, LeadFilter, _filtered, find_tag
@@ -106,25 +105,10 @@ def export_leads(
         raise UserError(f"Export as csv or xlsx, not {fmt!r}.")
     rows, custom = _rows(workspace, flt, stage, segment)
     header = [*BASE_COLUMNS, *(f"custom.{name}" for name in custom)]
-    folder = path.resolve().parent
-    if not folder.is_dir():
-        raise UserError(f"There is no folder {folder} to export into.")
-    tmp: Path | None = None
-    try:
-        # Inside the try: a folder we may not write to fails here, at the first file made.
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
-        os.close(fd)
-        tmp = Path(tmp_name)
-        if fmt == "csv":
-            _write_csv(tmp, header, _records(rows, custom))
-        else:
-            _write_xlsx(tmp, header, _records(rows, custom))
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise UserError(f"Could not write {path}: {exc.strerror or exc}.") from exc
-    finally:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
+    if fmt == "csv":
+        write_atomically(path, lambda tmp: _write_csv(tmp, header, _records(rows, custom)))
+    else:
+        write_atomically(path, lambda tmp: _write_xlsx(tmp, header, _records(rows, custom)))
     return ExportResult(str(path), len(rows), tuple(header))
 
 

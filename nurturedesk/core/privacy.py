@@ -29,8 +29,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
+from nurturedesk.core.atomic import write_atomically
 from nurturedesk.core.db import Workspace
-from nurturedesk.core.errors import NotFoundError, UserError
+from nurturedesk.core.errors import NotFoundError
 from nurturedesk.core.events import LeadsChanged
 from nurturedesk.core.importer import added_by, suppression_hash
 from nurturedesk.core.mailconfig import load_config
@@ -276,10 +277,8 @@ def export_personal_data(workspace: Workspace, email: str) -> dict[str, Any]:
 def write_personal_data(workspace: Workspace, email: str, path: str | Path) -> Path:
     data = export_personal_data(workspace, email)
     path = Path(path)
-    try:
-        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"Could not write {path}: {exc.strerror or exc}.") from exc
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return path
 
 

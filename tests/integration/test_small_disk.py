@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from nurturedesk.core import backups, leads
+from nurturedesk.core import backups, exporter, leads
 from nurturedesk.core.db import open_workspace
-from nurturedesk.core.errors import StorageError
+from nurturedesk.core.errors import StorageError, UserError
+from nurturedesk.core.privacy import write_personal_data
 
 
 @pytest.fixture
@@ -62,3 +63,35 @@ def test_really_full_disk_gives_the_clear_message_and_keeps_what_was_saved(
             assert set(saved) <= emails and len(emails) - len(saved) <= 1
         finally:
             reopened.close()
+
+
+def fill(folder: Path) -> None:
+    """Write into `folder` until its disk is full."""
+    with (folder / "filler").open("wb") as fh, pytest.raises(OSError):
+        while True:
+            fh.write(b"\0" * 65536)
+            fh.flush()
+
+
+def test_an_export_onto_a_full_disk_keeps_the_earlier_file(
+    small_disk: Path, tmp_path: Path
+) -> None:
+    """The lead export and a person's data export write aside and rename: a full disk ends
+    them with a message and the file exported before is still whole."""
+    ws = open_workspace(tmp_path / "w.sqlite")
+    try:
+        for i in range(300):
+            leads.add_lead(ws, leads.LeadData(email=f"p{i}@example.com", company="z" * 200))
+        earlier = {name: small_disk / name for name in ("leads.csv", "ann.json")}
+        for path in earlier.values():
+            path.write_text("exported before\n", encoding="utf-8")
+        fill(small_disk)
+        with pytest.raises(UserError, match=r"Could not write .*leads\.csv: No space left"):
+            exporter.export_leads(ws, earlier["leads.csv"])
+        with pytest.raises(UserError, match=r"Could not write .*ann\.json: No space left"):
+            write_personal_data(ws, "p1@example.com", earlier["ann.json"])
+    finally:
+        ws.close()
+    for path in earlier.values():
+        assert path.read_text(encoding="utf-8") == "exported before\n"
+    assert sorted(p.name for p in small_disk.iterdir()) == ["ann.json", "filler", "leads.csv"]
