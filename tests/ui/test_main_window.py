@@ -317,3 +317,35 @@ def test_keyboard_moves_carry_on_into_a_long_column(
     )
     assert leads.get_lead(workspace, ann).stage_name == "With sales"
     assert window.board.selected_lead_ids() == [ann]
+
+
+def long_column_all_loaded_and_selected(window: MainWindow, workspace: Workspace) -> StageColumn:
+    """A column three pages long, scrolled through to its end, every card selected."""
+    for i in range(3 * window.board.columns[0].model.page_size):
+        add(workspace, f"n{i}@example.com", "Nurturing", first_name=f"N{i}")
+    window.board.rebuild()
+    column = col(window, "Nurturing")
+    while column.model.canFetchMore():
+        column.model.fetchMore()
+    column.view.setFocus()
+    column.view.selectAll()
+    column.view.scrollToBottom()
+    return column
+
+
+def test_a_bulk_action_keeps_a_long_selection_without_re_reading_it_per_card(
+    qtbot: QtBot, window: MainWindow, workspace: Workspace
+) -> None:
+    """After a bulk action the board selected the cards again one select() at a time; each
+    one signalled, and each signal re-read the whole selection: 20,000 selected cards froze
+    the window for many minutes, 1,000 for seven seconds."""
+    column = long_column_all_loaded_and_selected(window, workspace)
+    count = column.model.rowCount()
+    assert len(window.board.selected_lead_ids()) == count
+    signals: list[None] = []
+    window.board.selectionChanged.connect(lambda: signals.append(None))
+    window.data_actions.tag_selected("webinar")  # type: ignore[attr-defined]
+    window.board.flush_pending()
+    assert len(window.board.selected_lead_ids()) == count
+    assert len(signals) <= 2  # not one per card
+
