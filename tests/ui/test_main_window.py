@@ -349,3 +349,22 @@ def test_a_bulk_action_keeps_a_long_selection_without_re_reading_it_per_card(
     assert len(window.board.selected_lead_ids()) == count
     assert len(signals) <= 2  # not one per card
 
+
+def test_catching_up_with_the_workspace_keeps_loaded_cards_scroll_and_selection(
+    qtbot: QtBot, window: MainWindow, workspace: Workspace
+) -> None:
+    """The poll for other processes' changes also sees this window's own commits, and it
+    rebuilt the board: two seconds after a bulk action the column was back to its first
+    page, scrolled to the top, and only the selected cards on it stayed selected, so the
+    next bulk action quietly reached a fraction of the cards the user had chosen."""
+    column = long_column_all_loaded_and_selected(window, workspace)
+    count = column.model.rowCount()
+    window.data_actions.tag_selected("webinar")  # type: ignore[attr-defined]
+    window.board.flush_pending()
+    scroll = column.view.verticalScrollBar().value()
+    assert scroll > 0
+    window._check_external_changes()  # what the poll does two seconds later
+    column = col(window, "Nurturing")
+    assert column.model.rowCount() == count
+    assert len(window.board.selected_lead_ids()) == count
+    assert column.view.verticalScrollBar().value() == scroll

@@ -155,6 +155,16 @@ class BoardWidget(QScrollArea):
         self.reload()
         self.select_leads(selected)
 
+    def catch_up(self) -> None:
+        """Show what changed in the workspace, however it changed (another process, or
+        this one: the poll cannot tell them apart). Columns are only re-created when the
+        stages changed; otherwise each keeps its loaded cards, scroll and selection, which a
+        rebuild two seconds after every bulk action used to throw away."""
+        if [c.model.stage for c in self.columns] != list_stages(self.workspace):
+            self.rebuild()
+        else:
+            self.reload(keep_rows=True)
+
     def _make_column(self, stage: StageInfo) -> StageColumn:
         model = StageColumnModel(self.workspace, stage, stale_days=self.stale_days, parent=self)
         model.drop_handler = self.drop_handler
