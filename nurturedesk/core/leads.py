@@ -387,8 +387,8 @@ def move_leads(
         # column row by row kept the window frozen for 9 s, and its undo for 16 s.
         arriving = [i for i in ids if rows[i].stage_id != stage_id]
         place = dict(zip(ids, positions, strict=True))
-        _update_by_id(session, [{"row_id": i, "position": place[i]} for i in ids])
-        _update_by_id(
+        update_by_id(session, [{"row_id": i, "position": place[i]} for i in ids])
+        update_by_id(
             session,
             [{"row_id": i, "stage_id": stage_id, "stage_entered_at": now} for i in arriving],
         )
@@ -431,7 +431,7 @@ def undo_move(workspace: Workspace, records: Sequence[MoveRecord]) -> None:
     with workspace.session() as session:
         ids = [rec.lead_id for rec in records]
         stages = set(session.scalars(select(Lead.stage_id).where(Lead.id.in_(ids)).distinct()))
-        _update_by_id(
+        update_by_id(
             session,
             [
                 {
@@ -452,7 +452,7 @@ def undo_move(workspace: Workspace, records: Sequence[MoveRecord]) -> None:
     )
 
 
-def _update_by_id(session: Session, rows: list[dict[str, Any]]) -> None:
+def update_by_id(session: Session, rows: list[dict[str, Any]]) -> None:
     """Set columns of many leads in one executemany: each dict holds `row_id` (the lead)
     and the same columns with their new values."""
     if not rows:
