@@ -236,3 +236,22 @@ def test_undoing_an_owner_change_on_many_leads_is_one_statement_not_one_a_lead(
     assert len(updates) == 1
     owners = {i: leads.get_lead(workspace, i).owner for i in ids}
     assert owners == {lead_id: f"rep{n % 3}" for n, lead_id in enumerate(ids)}
+
+
+def test_a_segment_follows_the_rename_of_its_stage(workspace: Workspace) -> None:
+    """A segment names its stage; renaming the stage left it matching nobody (the board
+    filtered by it said "0 leads match") or failing ("No stage named ...")."""
+    from nurturedesk.core import stages
+
+    won = add(workspace, "w@example.com", "Won")
+    add(workspace, "n@example.com", "New")
+    save_segment(
+        workspace,
+        "customers",
+        [parse_condition("stage = won"), parse_condition("email ~ example")],
+        "all",
+    )
+    stages.update_stage(workspace, find_stage(workspace, "Won").id, name="Customer")
+    (segment,) = list_segments(workspace)
+    assert str(segment.conditions[0]) == "stage = Customer"
+    assert lead_ids_for(workspace, segment) == [won]
