@@ -19,7 +19,13 @@ from sqlalchemy.orm import Session
 from nurturedesk.core.db import Workspace
 from nurturedesk.core.errors import ValidationError
 from nurturedesk.core.events import LeadsChanged
-from nurturedesk.core.leads import delete_leads, move_leads, restore_leads, undo_move
+from nurturedesk.core.leads import (
+    delete_leads,
+    move_leads,
+    restore_leads,
+    undo_move,
+    update_by_id,
+)
 from nurturedesk.core.models import Lead, Tag, lead_tags
 from nurturedesk.core.timestamps import to_micros
 from nurturedesk.core.validation import clean_text, tag_names
@@ -191,8 +197,8 @@ def assign_owner(workspace: Workspace, lead_ids: Sequence[int], owner: str) -> O
 
 def undo_owner_change(workspace: Workspace, change: OwnerChange) -> None:
     with workspace.session() as session:
-        for lead_id, owner in change.previous:
-            session.execute(update(Lead).where(Lead.id == lead_id).values(owner=owner))
+        # One executemany: an UPDATE per lead took 5 s to undo 20,000.
+        update_by_id(session, [{"row_id": i, "owner": owner} for i, owner in change.previous])
         ids = [p[0] for p in change.previous]
         stages = _stages(session, ids)
     workspace.events.publish(LeadsChanged(tuple(ids), stages, "owner"))

@@ -10,9 +10,21 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, and_, delete, exists, func, or_, select, update
+from sqlalchemy import (
+    Select,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
@@ -314,11 +326,22 @@ def delete_leads(workspace: Workspace, lead_ids: Sequence[int]) -> list[int]:
 
 def restore_leads(workspace: Workspace, lead_ids: Sequence[int]) -> None:
     """Bring deleted leads back, unless a live lead has taken their address meanwhile."""
+    ids = list(lead_ids)
     with workspace.session() as session:
-        leads = list(session.scalars(select(Lead).where(Lead.id.in_(lead_ids))))
-        for lead in leads:
-            _ensure_unique(session, lead.email, exclude_id=lead.id)
-            lead.deleted_at = None
+        leads = session.execute(select(Lead.email_key, Lead.stage_id).where(Lead.id.in_(ids))).all()
+        # One query for every address, not one per lead (20,000 took 9 s).
+        taken = session.scalar(
+            select(Lead).where(
+                Lead.email_key.in_({lead.email_key for lead in leads}),
+                Lead.deleted_at.is_(None),
+                Lead.id.not_in(ids),
+            )
+        )
+        if taken is not None:
+            raise DuplicateEmailError(
+                taken.email, taken.id, display_name(taken.first_name, taken.last_name, "")
+            )
+        session.execute(update(Lead).where(Lead.id.in_(ids)).values(deleted_at=None))
         stage_ids = tuple({lead.stage_id for lead in leads})
     workspace.events.publish(LeadsChanged(tuple(lead_ids), stage_ids, "restored"))
 
@@ -360,29 +383,44 @@ def move_leads(
         }
         ids = [i for i in ids if i in rows]
         positions = _positions_for_insert(session, stage_id, before_lead_id, len(ids), set(ids))
-        records = []
-        for lead_id, position in zip(ids, positions, strict=True):
-            old = rows[lead_id]
-            changes_stage = old.stage_id != stage_id
-            values: dict[str, Any] = {"position": position}
-            history_id = None
-            if changes_stage:
-                values["stage_id"] = stage_id
-                values["stage_entered_at"] = now
-                history = StageHistory(
-                    lead_id=lead_id,
-                    from_stage_id=old.stage_id,
-                    to_stage_id=stage_id,
-                    moved_at=now,
-                    reason=clean_text(reason, 200),
-                )
-                session.add(history)
-                session.flush()
-                history_id = history.id
-            session.execute(update(Lead).where(Lead.id == lead_id).values(**values))
-            records.append(
-                MoveRecord(lead_id, old.stage_id, old.position, old.stage_entered_at, history_id)
+        # Set-based (one INSERT and two UPDATEs, each an executemany): moving a 20,000-card
+        # column row by row kept the window frozen for 9 s, and its undo for 16 s.
+        arriving = [i for i in ids if rows[i].stage_id != stage_id]
+        place = dict(zip(ids, positions, strict=True))
+        update_by_id(session, [{"row_id": i, "position": place[i]} for i in ids])
+        update_by_id(
+            session,
+            [{"row_id": i, "stage_id": stage_id, "stage_entered_at": now} for i in arriving],
+        )
+        # The updates hold the write lock: the history rows above this id are the ones
+        # inserted next, each for a different lead.
+        last_id = session.scalar(select(func.max(StageHistory.id))) or 0
+        if arriving:
+            session.execute(
+                insert(StageHistory),
+                [
+                    {
+                        "lead_id": i,
+                        "from_stage_id": rows[i].stage_id,
+                        "to_stage_id": stage_id,
+                        "moved_at": now,
+                        "reason": clean_text(reason, 200),
+                    }
+                    for i in arriving
+                ],
             )
+        history_ids = {
+            lead_id: history_id
+            for history_id, lead_id in session.execute(
+                select(StageHistory.id, StageHistory.lead_id).where(StageHistory.id > last_id)
+            )
+        }
+        records = [
+            MoveRecord(
+                i, rows[i].stage_id, rows[i].position, rows[i].stage_entered_at, history_ids.get(i)
+            )
+            for i in ids
+        ]
     stages = tuple({stage_id, *(r.stage_id for r in records)})
     workspace.events.publish(LeadsChanged(tuple(ids), stages, "moved"))
     return records
@@ -391,25 +429,41 @@ def move_leads(
 def undo_move(workspace: Workspace, records: Sequence[MoveRecord]) -> None:
     """Put leads back exactly where they were; the moves' history rows are taken back too."""
     with workspace.session() as session:
-        stages = set()
-        for rec in records:
-            current = session.get(Lead, rec.lead_id)
-            if current is not None:
-                stages.add(current.stage_id)
-            session.execute(
-                update(Lead)
-                .where(Lead.id == rec.lead_id)
-                .values(
-                    stage_id=rec.stage_id,
-                    position=rec.position,
-                    stage_entered_at=rec.stage_entered_at,
-                )
-            )
-            if rec.history_id is not None:
-                session.execute(delete(StageHistory).where(StageHistory.id == rec.history_id))
-            stages.add(rec.stage_id)
+        ids = [rec.lead_id for rec in records]
+        stages = set(session.scalars(select(Lead.stage_id).where(Lead.id.in_(ids)).distinct()))
+        update_by_id(
+            session,
+            [
+                {
+                    "row_id": rec.lead_id,
+                    "stage_id": rec.stage_id,
+                    "position": rec.position,
+                    "stage_entered_at": rec.stage_entered_at,
+                }
+                for rec in records
+            ],
+        )
+        history = [rec.history_id for rec in records if rec.history_id is not None]
+        if history:
+            session.execute(delete(StageHistory).where(StageHistory.id.in_(history)))
+        stages.update(rec.stage_id for rec in records)
     workspace.events.publish(
         LeadsChanged(tuple(r.lead_id for r in records), tuple(stages), "moved")
+    )
+
+
+def update_by_id(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Set columns of many leads in one executemany: each dict holds `row_id` (the lead)
+    and the same columns with their new values."""
+    if not rows:
+        return
+    table = cast(Table, Lead.__table__)
+    columns = [c for c in rows[0] if c != "row_id"]
+    session.connection().execute(
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values({c: bindparam(c) for c in columns}),
+        rows,
     )
 
 

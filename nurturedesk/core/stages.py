@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from nurturedesk.core.db import Workspace
 from nurturedesk.core.errors import NotFoundError, UserError, ValidationError, no_such
 from nurturedesk.core.events import LeadsChanged, StagesChanged
-from nurturedesk.core.models import Lead, Stage, StageHistory, StageKind
+from nurturedesk.core.models import Lead, Segment, Stage, StageHistory, StageKind
 from nurturedesk.core.validation import clean_text
 
 # The nurturing process: capture, qualify, nurture, release, hand off; plus the two places
@@ -125,7 +125,10 @@ def update_stage(
         if stage is None:
             raise NotFoundError(f"No stage #{stage_id}.")
         if name is not None:
+            old_name = stage.name
             stage.name = _checked_name(session, name, exclude_id=stage_id)
+            if stage.name != old_name:
+                _rename_in_segments(session, old_name, stage.name)
         if colour is not None:
             stage.colour = _checked_colour(colour)
         if kind is not None:
@@ -133,6 +136,22 @@ def update_stage(
         info = _info(stage)
     workspace.events.publish(StagesChanged())
     return info
+
+
+def _rename_in_segments(session: Session, old: str, new: str) -> None:
+    """Segments name their stages ("stage = Recycled"): they follow a rename. Before, a
+    renamed stage left its segments matching nobody, the board filtered by one showing
+    "0 leads match" and its newsletter audience refusing to resolve."""
+    for segment in session.scalars(select(Segment)):
+        conditions = segment.rules.get("conditions", [])
+        renamed = [
+            {**c, "value": new}
+            if c.get("field") == "stage" and str(c.get("value", "")).casefold() == old.casefold()
+            else c
+            for c in conditions
+        ]
+        if renamed != conditions:
+            segment.rules = {**segment.rules, "conditions": renamed}
 
 
 def reorder_stages(workspace: Workspace, ordered_ids: list[int]) -> None:

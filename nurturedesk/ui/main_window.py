@@ -254,7 +254,7 @@ class MainWindow(QMainWindow):
         except Exception:  # the file is gone or locked for a moment: try again next time
             return
         if changed:
-            self.board.rebuild()
+            self.board.catch_up()
 
     def _on_board_refreshed(self) -> None:
         self._update_status()

@@ -268,3 +268,41 @@ def test_the_board_reads_the_same_counts_and_pages_as_one_query_at_a_time(
     for sid in stage_ids:
         expected = [c.id for c in leads.page_cards(workspace, sid, flt, limit=7)]
         assert [c.id for c in board.cards.get(sid, [])] == expected
+
+
+def test_moving_undoing_and_restoring_many_leads_takes_a_few_statements_not_one_a_lead(
+    workspace: Workspace,
+) -> None:
+    """Row by row, moving a 20,000-card column froze the window 9 s, its undo 16 s and
+    undoing its delete 9 s. The statements sent (150 leads here) must not grow with the number of leads, and
+    everything must come back exactly as it was."""
+    ids = [leads.add_lead(workspace, LeadData(email=f"m{i}@example.com")).id for i in range(150)]
+    won = stage(workspace, "Won")
+    before = {c.id: (c.stage_id, c.position) for c in leads.cards_by_id(workspace, ids).values()}
+    executed: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        executed.append(statement)
+
+    def statements(fn: Any) -> int:
+        executed.clear()
+        event.listen(workspace.engine, "before_cursor_execute", record)
+        try:
+            fn()
+        finally:
+            event.remove(workspace.engine, "before_cursor_execute", record)
+        return len(executed)
+
+    records: list[leads.MoveRecord] = []
+    assert statements(lambda: records.extend(leads.move_leads(workspace, ids, won))) < 30
+    assert {c.stage_id for c in leads.cards_by_id(workspace, ids).values()} == {won}
+    with workspace.session() as session:
+        assert len(session.scalars(select(StageHistory.id)).all()) == 2 * len(ids)
+    assert statements(lambda: leads.undo_move(workspace, records)) < 30
+    after = {c.id: (c.stage_id, c.position) for c in leads.cards_by_id(workspace, ids).values()}
+    assert after == before
+    with workspace.session() as session:
+        assert len(session.scalars(select(StageHistory.id)).all()) == len(ids)  # entries only
+    leads.delete_leads(workspace, ids)
+    assert statements(lambda: leads.restore_leads(workspace, ids)) < 30
+    assert len(leads.cards_by_id(workspace, ids)) == len(ids)

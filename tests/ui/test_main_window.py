@@ -317,3 +317,54 @@ def test_keyboard_moves_carry_on_into_a_long_column(
     )
     assert leads.get_lead(workspace, ann).stage_name == "With sales"
     assert window.board.selected_lead_ids() == [ann]
+
+
+def long_column_all_loaded_and_selected(window: MainWindow, workspace: Workspace) -> StageColumn:
+    """A column three pages long, scrolled through to its end, every card selected."""
+    for i in range(3 * window.board.columns[0].model.page_size):
+        add(workspace, f"n{i}@example.com", "Nurturing", first_name=f"N{i}")
+    window.board.rebuild()
+    column = col(window, "Nurturing")
+    while column.model.canFetchMore():
+        column.model.fetchMore()
+    column.view.setFocus()
+    column.view.selectAll()
+    column.view.scrollToBottom()
+    return column
+
+
+def test_a_bulk_action_keeps_a_long_selection_without_re_reading_it_per_card(
+    qtbot: QtBot, window: MainWindow, workspace: Workspace
+) -> None:
+    """After a bulk action the board selected the cards again one select() at a time; each
+    one signalled, and each signal re-read the whole selection: 20,000 selected cards froze
+    the window for many minutes, 1,000 for seven seconds."""
+    column = long_column_all_loaded_and_selected(window, workspace)
+    count = column.model.rowCount()
+    assert len(window.board.selected_lead_ids()) == count
+    signals: list[None] = []
+    window.board.selectionChanged.connect(lambda: signals.append(None))
+    window.data_actions.tag_selected("webinar")  # type: ignore[attr-defined]
+    window.board.flush_pending()
+    assert len(window.board.selected_lead_ids()) == count
+    assert len(signals) <= 2  # not one per card
+
+
+def test_catching_up_with_the_workspace_keeps_loaded_cards_scroll_and_selection(
+    qtbot: QtBot, window: MainWindow, workspace: Workspace
+) -> None:
+    """The poll for other processes' changes also sees this window's own commits, and it
+    rebuilt the board: two seconds after a bulk action the column was back to its first
+    page, scrolled to the top, and only the selected cards on it stayed selected, so the
+    next bulk action quietly reached a fraction of the cards the user had chosen."""
+    column = long_column_all_loaded_and_selected(window, workspace)
+    count = column.model.rowCount()
+    window.data_actions.tag_selected("webinar")  # type: ignore[attr-defined]
+    window.board.flush_pending()
+    scroll = column.view.verticalScrollBar().value()
+    assert scroll > 0
+    window._check_external_changes()  # what the poll does two seconds later
+    column = col(window, "Nurturing")
+    assert column.model.rowCount() == count
+    assert len(window.board.selected_lead_ids()) == count
+    assert column.view.verticalScrollBar().value() == scroll

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from concurrent.futures import wait
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -155,6 +155,16 @@ class BoardWidget(QScrollArea):
         self.reload()
         self.select_leads(selected)
 
+    def catch_up(self) -> None:
+        """Show what changed in the workspace, however it changed (another process, or
+        this one: the poll cannot tell them apart). Columns are only re-created when the
+        stages changed; otherwise each keeps its loaded cards, scroll and selection, which a
+        rebuild two seconds after every bulk action used to throw away."""
+        if [c.model.stage for c in self.columns] != list_stages(self.workspace):
+            self.rebuild()
+        else:
+            self.reload(keep_rows=True)
+
     def _make_column(self, stage: StageInfo) -> StageColumn:
         model = StageColumnModel(self.workspace, stage, stale_days=self.stale_days, parent=self)
         model.drop_handler = self.drop_handler
@@ -277,12 +287,20 @@ class BoardWidget(QScrollArea):
         return [column.model.card(r).id for r in rows if r < column.model.rowCount()]
 
     def _select_in(self, column: StageColumn, lead_ids: Sequence[int]) -> None:
-        selection = column.view.selectionModel()
-        selection.clearSelection()
-        for lead_id in lead_ids:
-            row = column.model.row_of(lead_id)
-            if row is not None:
-                selection.select(column.model.index(row), QItemSelectionModel.SelectionFlag.Select)
+        """Select these cards in one go: a select() per card signals each time, and every
+        signal re-reads the selection, which froze the window for minutes on 20,000 cards."""
+        wanted = set(lead_ids)
+        model = column.model
+        rows = [row for row, lead_id in enumerate(model.lead_ids()) if lead_id in wanted]
+        selection = QItemSelection()
+        start = 0
+        for i, row in enumerate(rows):  # one range per run of adjacent rows
+            if i + 1 == len(rows) or rows[i + 1] != row + 1:
+                selection.select(model.index(rows[start]), model.index(row))
+                start = i + 1
+        column.view.selectionModel().select(
+            selection, QItemSelectionModel.SelectionFlag.ClearAndSelect
+        )
 
     def selected_lead_ids(self) -> list[int]:
         ids: list[int] = []
@@ -294,10 +312,10 @@ class BoardWidget(QScrollArea):
         wanted = set(lead_ids)
         first = True
         for column in self.columns:
-            self._select_in(column, [i for i in column.model.lead_ids() if i in wanted])
-            rows = [r for r in map(column.model.row_of, lead_ids) if r is not None]
+            rows = [r for r, i in enumerate(column.model.lead_ids()) if i in wanted]
+            self._select_in(column, list(wanted))
             if rows and first:
-                index = column.model.index(min(rows))
+                index = column.model.index(rows[0])
                 column.view.selectionModel().setCurrentIndex(
                     index, QItemSelectionModel.SelectionFlag.NoUpdate
                 )
