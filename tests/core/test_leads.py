@@ -274,8 +274,8 @@ def test_moving_undoing_and_restoring_many_leads_takes_a_few_statements_not_one_
     workspace: Workspace,
 ) -> None:
     """Row by row, moving a 20,000-card column froze the window 9 s, its undo 16 s and
-    undoing its delete 9 s. The statements sent (150 leads here) must not grow with the number of leads, and
-    everything must come back exactly as it was."""
+    undoing its delete 9 s. The statements sent (150 leads here) must not grow with the
+    number of leads, and everything must come back exactly as it was."""
     ids = [leads.add_lead(workspace, LeadData(email=f"m{i}@example.com")).id for i in range(150)]
     won = stage(workspace, "Won")
     before = {c.id: (c.stage_id, c.position) for c in leads.cards_by_id(workspace, ids).values()}
