@@ -79,6 +79,7 @@ class MainWindow(QMainWindow):
         )
         self.board.leadActivated.connect(self.edit_lead)
         self.board.selectionChanged.connect(self._update_actions)
+        self.board.selectionChanged.connect(self._update_status)
         self.board.refreshed.connect(self._on_board_refreshed)
         self.setCentralWidget(self.board)
         self._build_toolbar()
@@ -268,6 +269,8 @@ class MainWindow(QMainWindow):
         text = f"{shown:,} leads"
         if self.board.filter.active:
             text += " match"
+        if selected := len(self.board.selected_lead_ids()):
+            text += f" \u00b7 {selected:,} selected"  # what a bulk action will reach
         self.status_count.setText(text)
 
     def _update_actions(self) -> None:

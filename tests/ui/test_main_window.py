@@ -368,3 +368,23 @@ def test_catching_up_with_the_workspace_keeps_loaded_cards_scroll_and_selection(
     assert column.model.rowCount() == count
     assert len(window.board.selected_lead_ids()) == count
     assert column.view.verticalScrollBar().value() == scroll
+
+
+def test_select_all_selects_the_whole_column_and_the_status_bar_counts_it(
+    qtbot: QtBot, window: MainWindow, workspace: Workspace
+) -> None:
+    """Ctrl+A selected only the cards loaded so far (the first page of a long column), and
+    nothing showed how many: a bulk tag then reached 40 of 20,000 leads."""
+    total = 3 * window.board.columns[0].model.page_size + 5
+    for i in range(total):
+        add(workspace, f"s{i}@example.com", "Nurturing", first_name=f"S{i}")
+    window.board.rebuild()
+    column = col(window, "Nurturing")
+    assert column.model.rowCount() < total  # only the first page is loaded
+    column.view.setFocus()
+    qtbot.keyClick(column.view, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    assert len(window.board.selected_lead_ids()) == total
+    assert window.status_count.text().endswith(f"{total} selected")
+    window.data_actions.tag_selected("fair")  # type: ignore[attr-defined]
+    tagged = leads.list_leads(workspace, leads.LeadFilter(tag="fair"))
+    assert len(tagged) == total

@@ -174,10 +174,25 @@ class StageColumnModel(QAbstractListModel):
         finally:
             self._fetching = False
 
-    def _fetch_page(self) -> None:
+    def fetch_all(self) -> None:
+        """Load every card not loaded yet, in one query (Select All means the whole column,
+        not the cards the user happened to scroll past)."""
+        if not self._fetching and self.canFetchMore():
+            self._fetching = True
+            try:
+                self._fetch_page(self.total - len(self._cards))
+            finally:
+                self._fetching = False
+
+    def _fetch_page(self, limit: int | None = None) -> None:
         last = self._cards[-1] if self._cards else None
         page = fetch_page(
-            self.workspace, self.stage.id, self.filter, last, self.page_size, self.sort_by_score
+            self.workspace,
+            self.stage.id,
+            self.filter,
+            last,
+            limit or self.page_size,
+            self.sort_by_score,
         )
         if not page:  # the column shrank under us; stop asking
             self.total = len(self._cards)

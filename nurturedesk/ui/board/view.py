@@ -57,6 +57,19 @@ class CardListView(QListView):
         self.setMouseTracking(True)
         self.viewport().setAutoFillBackground(False)  # the column's colour shows between cards
 
+    def selectAll(self) -> None:
+        """Ctrl+A: every card of the column, loaded first. Only the loaded ones were
+        selected before: 40 of 20,000, and a bulk action reached those 40."""
+        model = self.model()
+        if isinstance(model, StageColumnModel) and model.canFetchMore():
+            # (100,000 cards load in about 1.5 s: the cursor says the click was taken)
+            QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            try:
+                model.fetch_all()
+            finally:
+                QGuiApplication.restoreOverrideCursor()
+        super().selectAll()
+
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
             self.returnPressed.emit(self.currentIndex())
@@ -283,8 +296,19 @@ class BoardWidget(QScrollArea):
     # --- selection ---------------------------------------------------------------------
 
     def _selected_in(self, column: StageColumn) -> list[int]:
-        rows = sorted(i.row() for i in column.view.selectionModel().selectedIndexes())
-        return [column.model.card(r).id for r in rows if r < column.model.rowCount()]
+        """The column's selected cards in board order, read by ranges of rows: an index per
+        card took 0.6 s for a selected column of 100,000, and four listeners ask."""
+        ids = column.model.lead_ids()
+        selection = column.view.selectionModel().selection()
+        ranges = sorted((r.top(), r.bottom()) for r in map(selection.at, range(selection.count())))
+        selected: list[int] = []
+        done = -1  # the last row taken (ranges may overlap)
+        for top, bottom in ranges:
+            top = max(top, done + 1)
+            if top <= bottom:
+                selected += ids[top : bottom + 1]
+                done = bottom
+        return selected
 
     def _select_in(self, column: StageColumn, lead_ids: Sequence[int]) -> None:
         """Select these cards in one go: a select() per card signals each time, and every
