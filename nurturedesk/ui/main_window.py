@@ -68,6 +68,8 @@ class MainWindow(QMainWindow):
         self.setMinimumSize(900, 560)
         self.undo_stack = QUndoStack(self)
         self.undo_stack.setUndoLimit(200)
+        self._undo_index = 0
+        self.undo_stack.indexChanged.connect(self._say_what_was_done)
         # Add-ons narrow the board's filter (segments) and reset with "Clear filters".
         self.filter_hooks: list[Callable[[LeadFilter], LeadFilter]] = []
         self.filter_resets: list[Callable[[], None]] = []
@@ -334,6 +336,15 @@ class MainWindow(QMainWindow):
         self._fill_filter_choices()
         self.board.rebuild()
         self._update_status()
+
+    def _say_what_was_done(self, index: int) -> None:
+        """Each action, undo and redo says in the status bar what it did: a bulk tag of
+        20,000 leads used to end without a word, only the Edit menu's Undo entry told."""
+        before, self._undo_index = self._undo_index, index
+        if index > before and (done := self.undo_stack.command(index - 1)) is not None:
+            self.statusBar().showMessage(f"{done.text()}: done (Ctrl+Z undoes it)", 10_000)
+        elif index < before and (undone := self.undo_stack.command(index)) is not None:
+            self.statusBar().showMessage(f"{undone.text()}: undone", 10_000)
 
     # --- lead actions ------------------------------------------------------------------
 

@@ -388,3 +388,21 @@ def test_select_all_selects_the_whole_column_and_the_status_bar_counts_it(
     window.data_actions.tag_selected("fair")  # type: ignore[attr-defined]
     tagged = leads.list_leads(workspace, leads.LeadFilter(tag="fair"))
     assert len(tagged) == total
+
+
+def test_a_bulk_action_and_its_undo_say_what_they_did(
+    qtbot: QtBot, window: MainWindow, workspace: Workspace
+) -> None:
+    for i in range(3):
+        add(workspace, f"t{i}@example.com", "Nurturing")
+    window.board.rebuild()
+    window.board.select_leads(col(window, "Nurturing").model.lead_ids())
+    window.data_actions.tag_selected("fair")  # type: ignore[attr-defined]
+    assert window.statusBar().currentMessage() == "Tag 3 leads “fair”: done (Ctrl+Z undoes it)"
+    window.undo_stack.undo()
+    assert window.statusBar().currentMessage() == "Tag 3 leads “fair”: undone"
+    window.undo_stack.redo()
+    assert window.statusBar().currentMessage() == "Tag 3 leads “fair”: done (Ctrl+Z undoes it)"
+    window.data_actions.tag_selected("fair")  # type: ignore[attr-defined]  # changes nothing
+    assert window.undo_stack.count() == 1
+    assert "already have the tag 'fair'" in window.statusBar().currentMessage()
