@@ -231,6 +231,11 @@ def export_personal_data(workspace: Workspace, email: str) -> dict[str, Any]:
                 ImportBatch.last_lead_id >= min(ids, default=0),
             )
         ).all()
+        added = {  # batch -> the person's leads it added (one query a batch, not a lead)
+            b.id: set(session.scalars(select(Lead.id).where(Lead.id.in_(ids), added_by(b))))
+            for b in batches
+            if b.first_lead_id is not None
+        }
         leads = []
         for lead in session.scalars(select(Lead).where(Lead.id.in_(ids)).order_by(Lead.id)):
             record = {
@@ -243,8 +248,7 @@ def export_personal_data(workspace: Workspace, email: str) -> dict[str, Any]:
             record["imported_from"] = [
                 {"import": b.id, "file": b.file_name, "at": _plain(b.finished_at)}
                 for b in batches
-                if b.first_lead_id is not None
-                and session.scalar(select(Lead.id).where(Lead.id == lead.id, added_by(b)))
+                if lead.id in added.get(b.id, ())
             ]
             record["tags"] = sorted(
                 session.scalars(
