@@ -37,7 +37,7 @@ from datetime import datetime
 from functools import lru_cache
 from itertools import accumulate, chain, islice, repeat
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from sqlalchemy import (
@@ -59,6 +59,7 @@ from sqlalchemy import Table as SqlTable
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
+from nurturedesk.core import forked_reader
 from nurturedesk.core.db import Workspace, storage_error
 from nurturedesk.core.errors import NotFoundError, UserError, ValidationError
 from nurturedesk.core.events import LeadsChanged
@@ -982,6 +983,63 @@ class _PendingUpdate:
     first_row: int | None
 
 
+# A chunk of new leads as the INSERTs take them: tuples of ROWS_PER_INSERT leads' values,
+# and the rest one lead a tuple.
+_Statements = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
+
+
+class _Totals(NamedTuple):
+    """What reading the rows counted (a tuple: it comes back from a child through a pipe)."""
+
+    counts: tuple[int, int, int, int]  # imported, updated, skipped, rejected
+    rows: int
+    blank: int
+    next_id: int
+    cut: int  # values cut to fit (_LeadRows.cut)
+    replaced: int  # characters that could not be decoded (Table.replaced)
+
+
+class _WriteHere:
+    """Where the rows read go in this process: the import's own connection and transaction."""
+
+    def __init__(self, run: _ImportRun, conn: Connection, batch_id: int) -> None:
+        self.run, self.conn, self.batch_id = run, conn, batch_id
+        self.report = run.report
+        self.last_progress = time.perf_counter()
+
+    def flush(
+        self,
+        chunk: _Statements,
+        chunk_tags: dict[int, set[int]],
+        updates: list[_PendingUpdate],
+        rows: int,
+        next_id: int,
+        fraction: float | None = None,
+    ) -> None:
+        run = self.run
+        if fraction is None:
+            fraction = run.table.fraction_read()
+        run.next_id = next_id
+        if run.dropped_indexes is None:
+            run._maybe_defer_indexes(self.conn, rows, fraction)
+        run._flush(self.conn, self.batch_id, chunk, chunk_tags, updates, next_id)
+        run._report_progress(rows, "saving", fraction)
+
+    def tag_id(self, name: str) -> int:
+        return self.run._tag_id(self.conn, name)
+
+    def progress(self, rows: int, fraction: float | None = None) -> None:
+        self.check()
+        tick = time.perf_counter()
+        if tick - self.last_progress > 0.1:
+            self.last_progress = tick
+            self.run._report_progress(rows, "reading", fraction)
+
+    def check(self) -> None:
+        if self.run.should_cancel():
+            raise ImportCancelled()
+
+
 class _Report:
     """Skipped and rejected rows, written lazily to a CSV beside the imported file."""
 
@@ -1277,7 +1335,7 @@ class _ImportRun:
             )
         }
         self.next_id = (conn.scalar(select(func.max(Lead.id))) or 0) + 1
-        self.first_id = self.next_id
+        self.first_id = self.history_from = self.next_id
         self.domains: dict[str, str] = {}  # plain host name as written -> lower-cased
         # email key -> lead id, for the workspace's leads and the file's new ones so far
         self.seen: dict[str, int] = {
@@ -1306,6 +1364,36 @@ class _ImportRun:
         return tag_id
 
     def _consume(self, conn: Connection, batch_id: int) -> None:
+        default_source = clean_text(self.options.source, 120)
+        stage_idx = self.mapping.index("stage") if "stage" in self.mapping else None
+        lead_rows = self.lead_rows = _LeadRows(
+            self.mapping, default_source, self.default_stage if stage_idx is None else None
+        )
+        self.insert_sql = lead_rows.insert_sql(self.now)
+        self.rows_per_insert = _rows_per_insert(conn, len(lead_rows.columns))
+        self.insert_many_sql = lead_rows.insert_sql(self.now, self.rows_per_insert)
+        self.owner_constant = lead_rows.constant.get("owner")
+        here = _WriteHere(self, conn, batch_id)
+        if forked_reader.worth_it(self.table.path):
+            # The leads' indexes are kept: their upkeep overlaps the reading in the child.
+            self.dropped_indexes = []
+            totals = forked_reader.read_apart(self._read_rows, here, self.table.fraction_read)
+        else:
+            totals = self._read_rows(here)
+        for name, count in zip(self.counts, totals.counts, strict=True):
+            self.counts[name] += count
+        self.rows, self.blank, self.next_id = totals.rows, totals.blank, totals.next_id
+        lead_rows.cut, self.table.replaced = totals.cut, totals.replaced
+        for sql in self.dropped_indexes or ():
+            self._report_progress(self.rows, "saving", 1.0)
+            conn.exec_driver_sql(sql)
+        if self.should_cancel():
+            raise ImportCancelled()
+        self._report_progress(self.rows, "saving", 1.0)
+
+    def _read_rows(self, out: forked_reader.Sink) -> _Totals:
+        """The rows of the file, read and built into new leads and updates that go to `out`
+        a chunk at a time (this process's connection, or the parent's through a pipe)."""
         opts = self.options
         policy = opts.on_duplicate
         mapping = self.mapping
@@ -1316,14 +1404,7 @@ class _ImportRun:
         has_first = "first_name" in mapping
         has_last = "last_name" in mapping
         tz_mapped = "timezone" in mapping
-        default_source = clean_text(opts.source, 120)
-        lead_rows = self.lead_rows = _LeadRows(
-            mapping, default_source, self.default_stage if stage_idx is None else None
-        )
-        self.insert_sql = lead_rows.insert_sql(self.now)
-        self.rows_per_insert = _rows_per_insert(conn, len(lead_rows.columns))
-        self.insert_many_sql = lead_rows.insert_sql(self.now, self.rows_per_insert)
-        self.owner_constant = lead_rows.constant.get("owner")
+        lead_rows = cast(_LeadRows, self.lead_rows)
         row_values = lead_rows.values
         # New leads are built column by column when a file
         # maps no full name or time zone (they are checked on the cleaned row values).
@@ -1332,7 +1413,7 @@ class _ImportRun:
         rows_of = self.rows_of
         first_id = self.first_id
         suppressed = self.suppressed
-        report = self.report
+        report = out.report
         end_position = self.end_position
         default_stage = self.default_stage
         import_tags = frozenset(self.import_tags)
@@ -1345,7 +1426,6 @@ class _ImportRun:
         chunk_tags: dict[int, set[int]] = {}  # lead id -> tag ids, for leads in chunk
         updates: list[_PendingUpdate] = []
         rows = blank = imported = updated = skipped = rejected = 0
-        last_progress = time.perf_counter()
         next_id = self.next_id
 
         records = self.table.records()
@@ -1361,8 +1441,7 @@ class _ImportRun:
         # The hot loop: locals only, and no Python-level step per cell when a row needs no
         # cleaning (the common case); each new lead goes straight to its INSERT tuple.
         while block := list(islice(records, BLOCK)):
-            if self.should_cancel():
-                raise ImportCancelled()
+            out.progress(rows)
             refused: dict[int, str] = {}  # row number -> why the row is rejected
             if lines_read is not None:  # (a CSV file)
                 before, lines_read = lines_read, self.table.lines_read() or 0
@@ -1370,10 +1449,6 @@ class _ImportRun:
                     refused = _unclosed_quotes(block, number, self.table, email_idx)
                 if max(map(len, block)) > columns:
                     refused = {**_values_past_the_header(block, number, self.table), **refused}
-            tick = time.perf_counter()
-            if self.progress is not None and tick - last_progress > 0.1:
-                last_progress = tick
-                self._report_progress(rows, "reading")
             if whole_blocks and not refused and min(map(len, block)) > email_idx:
                 taken = len(block)
                 raws = list(map(str.strip, map(get_email, block)))
@@ -1428,12 +1503,8 @@ class _ImportRun:
                     imported += taken
                     next_id += taken
                     if len(chunk) >= CHUNK:
-                        self.next_id = next_id
-                        if self.dropped_indexes is None:
-                            self._maybe_defer_indexes(conn, rows)
-                        self._flush(conn, batch_id, chunk, chunk_tags, updates)
+                        out.flush(self._statements(chunk), chunk_tags, updates, rows, next_id)
                         chunk, in_chunk, chunk_tags, updates = [], {}, {}, []
-                        self._report_progress(rows, "saving")
                     continue
             for cells in block:
                 number += 1
@@ -1504,7 +1575,7 @@ class _ImportRun:
                 tags = import_tags
                 if tags_idx is not None and tags_idx < n and cells[tags_idx].strip():
                     tags = import_tags | {
-                        self._tag_id(conn, name)
+                        out.tag_id(name)
                         for name in tag_names([_unguarded(cells[tags_idx].strip())], self.tag_ids)
                     }
 
@@ -1530,12 +1601,8 @@ class _ImportRun:
                         if pending:
                             chunk += lead_rows.build(pending, next_id - len(pending))
                             pending = []
-                        self.next_id = next_id
-                        if self.dropped_indexes is None:
-                            self._maybe_defer_indexes(conn, rows)
-                        self._flush(conn, batch_id, chunk, chunk_tags, updates)
+                        out.flush(self._statements(chunk), chunk_tags, updates, rows, next_id)
                         chunk, in_chunk, chunk_tags, updates = [], {}, {}, []
-                        self._report_progress(rows, "saving")
                     continue
                 first_row = rows_of[lead_id - first_id] if lead_id >= first_id else None
                 where = f"row {first_row}" if first_row is not None else f"lead #{lead_id}"
@@ -1585,37 +1652,22 @@ class _ImportRun:
                 )
         if pending:
             chunk += lead_rows.build(pending, next_id - len(pending))
-        self.next_id = next_id
-        for name, count in (
-            ("imported", imported),
-            ("updated", updated),
-            ("skipped", skipped),
-            ("rejected", rejected),
-        ):
-            self.counts[name] += count
-        self.rows, self.blank = rows, blank
-        self._flush(conn, batch_id, chunk, chunk_tags, updates)
-        for sql in self.dropped_indexes or ():
-            self._report_progress(rows, "saving")
-            conn.exec_driver_sql(sql)
-        if self.next_id > self.first_id:  # the new leads entered their stage: say so
-            stage = lead_rows.constant.get("stage_id")
-            conn.execute(
-                insert(StageHistory).from_select(
-                    ["lead_id", "from_stage_id", "to_stage_id", "moved_at", "reason"],
-                    select(
-                        Lead.id,
-                        literal(None, Integer),
-                        # (the stage every new lead went to, when the file names none)
-                        literal(stage, Integer) if stage is not None else Lead.stage_id,
-                        literal(self.now, Timestamp()),
-                        literal(self.source_tag, String),
-                    ).where(Lead.id.between(self.first_id, self.next_id - 1)),
-                )
-            )
-        if self.should_cancel():
-            raise ImportCancelled()
-        self._report_progress(rows, "saving")
+        out.flush(self._statements(chunk), chunk_tags, updates, rows, next_id)
+        return _Totals(
+            (imported, updated, skipped, rejected),
+            rows,
+            blank,
+            next_id,
+            lead_rows.cut,
+            self.table.replaced,
+        )
+
+    def _statements(self, chunk: list[tuple[Any, ...]]) -> _Statements:
+        """The chunk's INSERT parameters: rows_per_insert leads a tuple, the rest one each."""
+        many = self.rows_per_insert
+        whole = len(chunk) - len(chunk) % many
+        groups = zip(*[iter(chunk[:whole])] * many, strict=True)
+        return list(map(tuple, map(chain.from_iterable, groups))), chunk[whole:]
 
     def _keep_after_images(self, conn: Connection, batch_id: int) -> None:
         """Beside each updated lead's before-image, the lead as this import left it: undone
@@ -1635,12 +1687,11 @@ class _ImportRun:
             ],
         )
 
-    def _maybe_defer_indexes(self, conn: Connection, rows: int) -> None:
+    def _maybe_defer_indexes(self, conn: Connection, rows: int, fraction: float) -> None:
         """Decided once, at the first full chunk: if the file holds many more new leads than
         the workspace has rows, drop the leads' secondary indexes now and create them again
         (same SQL) before the commit. A rollback or a crash brings them back untouched."""
         self.dropped_indexes = []
-        fraction = self.table.fraction_read()
         expected = rows / fraction if fraction > 0 else 0.0
         existing = self.first_id - 1  # leads' rows (ids only grow): an upper bound
         if conn.dialect.name != "sqlite" or expected < max(BULK_MIN_ROWS, 2 * existing):
@@ -1655,15 +1706,13 @@ class _ImportRun:
             conn.exec_driver_sql(f'DROP INDEX "{name}"')
             self.dropped_indexes.append(sql)
 
-    def _report_progress(self, rows: int, phase: str) -> None:
+    def _report_progress(self, rows: int, phase: str, fraction: float | None = None) -> None:
         if self.progress is None:
             return
         elapsed = time.perf_counter() - self.started
-        self.progress(
-            ImportProgress(
-                rows, self.table.fraction_read(), rows / elapsed if elapsed else 0.0, phase
-            )
-        )
+        if fraction is None:
+            fraction = self.table.fraction_read()
+        self.progress(ImportProgress(rows, fraction, rows / elapsed if elapsed else 0.0, phase))
         if self.should_cancel():
             raise ImportCancelled()
 
@@ -1671,28 +1720,39 @@ class _ImportRun:
         self,
         conn: Connection,
         batch_id: int,
-        chunk: list[tuple[Any, ...]],
+        chunk: _Statements,
         chunk_tags: dict[int, set[int]],
         updates: list[_PendingUpdate],
+        next_id: int,
     ) -> None:
-        if chunk:
-            # rows_per_insert leads per statement, the rest one by one.
-            many = self.rows_per_insert
-            whole = len(chunk) - len(chunk) % many
-            if whole:
-                groups = zip(*[iter(chunk[:whole])] * many, strict=True)
-                conn.exec_driver_sql(
-                    self.insert_many_sql,
-                    list(map(tuple, map(chain.from_iterable, groups))),  # type: ignore[arg-type]
-                )
-            if whole < len(chunk):
-                conn.exec_driver_sql(self.insert_sql, chunk[whole:])  # type: ignore[arg-type]
+        groups, singles = chunk
+        if groups:
+            conn.exec_driver_sql(self.insert_many_sql, groups)  # type: ignore[arg-type]
+        if singles:
+            conn.exec_driver_sql(self.insert_sql, singles)  # type: ignore[arg-type]
+        if groups or singles:
             links = [(lead_id, t) for lead_id, tags in chunk_tags.items() for t in tags]
             if links:
                 conn.exec_driver_sql(
                     "INSERT INTO lead_tags (lead_id, tag_id) VALUES (?, ?)",
                     links,  # type: ignore[arg-type]
                 )
+        if next_id > self.history_from:  # the new leads entered their stage: say so
+            stage = cast(_LeadRows, self.lead_rows).constant.get("stage_id")
+            conn.execute(
+                insert(StageHistory).from_select(
+                    ["lead_id", "from_stage_id", "to_stage_id", "moved_at", "reason"],
+                    select(
+                        Lead.id,
+                        literal(None, Integer),
+                        # (the stage every new lead went to, when the file names none)
+                        literal(stage, Integer) if stage is not None else Lead.stage_id,
+                        literal(self.now, Timestamp()),
+                        literal(self.source_tag, String),
+                    ).where(Lead.id.between(self.history_from, next_id - 1)),
+                )
+            )
+            self.history_from = next_id
         if updates:
             self._apply_updates(conn, batch_id, updates)
 

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 from pytestqt.qtbot import QtBot
 
-from nurturedesk.core import leads
+from nurturedesk.core import forked_reader, leads
 from nurturedesk.core.clock import FakeClock
 from nurturedesk.core.importer import list_batches
 from nurturedesk.core.segments import parse_condition, save_segment
@@ -126,9 +126,16 @@ def import_choices(dialog: QWidget) -> list[QWidget]:
     return widgets  # type: ignore[return-value]
 
 
+# (read in the import's thread, and in a child forked from that thread, as big files are)
+@pytest.mark.parametrize("in_a_child", [False, True])
 def test_import_locks_its_choices_while_it_runs_and_is_never_full_before_done(
-    qtbot: QtBot, window: MainWindow, tmp_path: Path
+    qtbot: QtBot,
+    window: MainWindow,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    in_a_child: bool,
 ) -> None:
+    monkeypatch.setattr(forked_reader, "worth_it", lambda path: in_a_child)
     rows = [["Email"]] + [[f"p{i}@example.com"] for i in range(50)]
     dialog = window.data_actions.open_import(write_csv(tmp_path / "list.csv", rows))  # type: ignore[attr-defined]
     qtbot.addWidget(dialog)
@@ -159,9 +166,16 @@ def test_import_locks_its_choices_while_it_runs_and_is_never_full_before_done(
     assert all(w.isEnabled() for w in import_choices(dialog))
 
 
+# (read in the import's thread, and in a child forked from that thread, as big files are)
+@pytest.mark.parametrize("in_a_child", [False, True])
 def test_cancelled_import_keeps_nothing_and_the_dialog_stays_usable(
-    qtbot: QtBot, window: MainWindow, tmp_path: Path
+    qtbot: QtBot,
+    window: MainWindow,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    in_a_child: bool,
 ) -> None:
+    monkeypatch.setattr(forked_reader, "worth_it", lambda path: in_a_child)
     rows = [["Email"]] + [[f"p{i}@example.com"] for i in range(60_000)]
     dialog = window.data_actions.open_import(write_csv(tmp_path / "big.csv", rows))  # type: ignore[attr-defined]
     qtbot.addWidget(dialog)
