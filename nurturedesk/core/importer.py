@@ -11,9 +11,11 @@ in-memory sets, and writing with `executemany` in chunks of the same transaction
 leads created get consecutive ids so the batch (kept for undo) only stores their range.
 Rows are read in blocks of 1,024: a block of plain new leads is taken whole and built
 column by column (C-level maps), any other block row by row, with the same results
-(tested both ways). A big import into a small workspace drops the leads' secondary
-indexes and creates them again before the commit, in the same transaction. The cyclic
-garbage collector is paused while the rows are read (the loop makes no cycles).
+(tested both ways). A big file is read in a forked child while this process writes what
+it built, when a CPU is free (forked_reader; the same results, tested both ways). Read in
+one process, a big import into a small workspace drops the leads' secondary indexes and
+creates them again before the commit, in the same transaction. The cyclic garbage
+collector is paused while the rows are read (the loop makes no cycles).
 """
 
 from __future__ import annotations
