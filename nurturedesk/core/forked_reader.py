@@ -127,6 +127,7 @@ def read_apart(read: Callable[[Sink], T], here: Sink, fraction: Callable[[], flo
 
 def _serve(pipe: Connection, here: Sink) -> Any:
     while True:
+        here.check()
         while not pipe.poll(PROGRESS_EVERY):
             here.check()
         try:
