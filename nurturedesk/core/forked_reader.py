@@ -17,9 +17,11 @@ Cocoa; Windows has none), with two CPUs or more, for a file big enough to repay 
 
 from __future__ import annotations
 
+import contextlib
 import marshal
 import multiprocessing
 import os
+import pickle
 import signal
 import sys
 import time
@@ -121,7 +123,8 @@ def read_apart(read: Callable[[Sink], T], here: Sink, fraction: Callable[[], flo
         raise
     finally:
         ours.close()
-        os.waitpid(pid, 0)
+        with contextlib.suppress(ChildProcessError):  # (reaped already, SIGCHLD ignored)
+            os.waitpid(pid, 0)
     return result
 
 
@@ -218,8 +221,19 @@ def _child(read: Callable[[Sink], Any], pipe: Connection, fraction: Callable[[],
     try:
         sink.send("done", read(sink))
     except BaseException as exc:
-        try:
-            sink.send("error", exc)
-        except Exception:
-            sink.send("error", UserError(f"The import failed while reading the file: {exc}"))
+        sink.send("error", _as_sent(exc))
         raise
+
+
+def _as_sent(exc: BaseException) -> BaseException:
+    """The exception, or one with its message if it would not come out of the pipe as it
+    went in (an exception whose __init__ takes other arguments than its message)."""
+    try:
+        back = pickle.loads(pickle.dumps(exc))
+        if type(back) is type(exc) and str(back) == str(exc):
+            return exc
+    except Exception:  # (replaced below)
+        pass
+    if isinstance(exc, UserError):
+        return UserError(str(exc))
+    return RuntimeError(f"{type(exc).__name__} while reading the file: {exc}")

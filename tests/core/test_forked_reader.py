@@ -18,7 +18,7 @@ import pytest
 from nurturedesk.core import forked_reader, importer, leads
 from nurturedesk.core.clock import FakeClock
 from nurturedesk.core.db import Workspace, open_workspace
-from nurturedesk.core.errors import UserError
+from nurturedesk.core.errors import UserError, ValidationError
 from nurturedesk.core.importer import ImportOptions, import_file, list_batches
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the child is a Linux fork")
@@ -107,6 +107,21 @@ def test_an_error_in_the_child_fails_the_import_and_leaves_nothing(
         import_file(workspace, messy_file(tmp_path / "f.csv"))
     assert calls == []  # the failing code ran in the child
     assert everything(workspace) == before
+    assert list_batches(workspace) == []
+
+
+def test_an_error_that_cannot_cross_the_pipe_as_it_is_still_names_the_problem(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(forked_reader, "worth_it", lambda path: True)
+
+    def fails(self: importer._LeadRows, *args: object) -> object:
+        # (its __init__ takes a field and a message: unpickled, it would be called with one)
+        raise ValidationError("phone", "a phone number the file cannot hold")
+
+    monkeypatch.setattr(importer._LeadRows, "block", fails)
+    with pytest.raises(UserError, match="a phone number the file cannot hold"):
+        import_file(workspace, messy_file(tmp_path / "f.csv"))
     assert list_batches(workspace) == []
 
 
