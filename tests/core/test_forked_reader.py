@@ -1,16 +1,14 @@
 """A big file read in a forked child while the import's process writes: the same import as
 in one process, and still all or nothing when the child fails, the import is cancelled or
-its process is killed. (Every test of test_importer.py also runs both ways.)"""
+its process is killed. (Every test of test_importer.py also runs both ways, its SIGKILL
+test among them.)"""
 
 from __future__ import annotations
 
 import csv
 import os
 import signal
-import subprocess
 import sys
-import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -88,106 +86,45 @@ def test_a_file_read_in_a_child_imports_exactly_as_in_one_process(
     assert in_two == in_one
 
 
-def test_an_error_in_the_child_fails_the_import_and_leaves_nothing(
-    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def fail_with(error: BaseException | None) -> None:
+    """Raise `error`, or die as the kernel's out-of-memory killer would kill (None)."""
+    if error is None:
+        os.kill(os.getpid(), signal.SIGKILL)
+    raise error
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (UserError("Row 4,100 is not what it seems."), "Row 4,100 is not what it seems"),
+        # (its __init__ takes a field and a message: unpickled, it would be called with one)
+        (ValidationError("phone", "a phone number"), "a phone number"),
+        (None, "ended without a word.*nothing was imported"),
+    ],
+    ids=["an error", "an error that does not unpickle as it was", "the child killed"],
+)
+def test_a_child_that_fails_fails_the_import_with_its_message_and_leaves_nothing(
+    workspace: Workspace,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    error: BaseException | None,
+    message: str,
 ) -> None:
     monkeypatch.setattr(forked_reader, "worth_it", lambda path: True)
     before = everything(workspace)
     build = importer._LeadRows.block
     calls = []
 
-    def fails_on_the_fifth_block(self: importer._LeadRows, *args: object) -> object:
+    def fails_on_the_third_block(self: importer._LeadRows, *args: object) -> object:
         calls.append(1)  # (counted in the child: the parent's list stays empty)
-        if len(calls) == 5:
-            raise UserError("Row 4,100 is not what it seems.")
+        if len(calls) == 3:
+            fail_with(error)
         return build(self, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(importer._LeadRows, "block", fails_on_the_fifth_block)
-    with pytest.raises(UserError, match="Row 4,100 is not what it seems"):
+    monkeypatch.setattr(importer._LeadRows, "block", fails_on_the_third_block)
+    with pytest.raises(UserError, match=message):
         import_file(workspace, messy_file(tmp_path / "f.csv"))
     assert calls == []  # the failing code ran in the child
-    assert everything(workspace) == before
-    assert list_batches(workspace) == []
-
-
-def test_an_error_that_cannot_cross_the_pipe_as_it_is_still_names_the_problem(
-    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(forked_reader, "worth_it", lambda path: True)
-
-    def fails(self: importer._LeadRows, *args: object) -> object:
-        # (its __init__ takes a field and a message: unpickled, it would be called with one)
-        raise ValidationError("phone", "a phone number the file cannot hold")
-
-    monkeypatch.setattr(importer._LeadRows, "block", fails)
-    with pytest.raises(UserError, match="a phone number the file cannot hold"):
-        import_file(workspace, messy_file(tmp_path / "f.csv"))
-    assert list_batches(workspace) == []
-
-
-def test_a_child_that_dies_is_named_and_the_import_leaves_nothing(
-    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(forked_reader, "worth_it", lambda path: True)
-    before = everything(workspace)
-    build = importer._LeadRows.block
-    calls = []
-
-    def dies_on_the_third_block(self: importer._LeadRows, *args: object) -> object:
-        calls.append(1)
-        if len(calls) == 3:
-            os.kill(os.getpid(), signal.SIGKILL)  # as the kernel's out-of-memory killer would
-        return build(self, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(importer._LeadRows, "block", dies_on_the_third_block)
-    with pytest.raises(UserError, match=r"ended without a word.*nothing was imported"):
-        import_file(workspace, messy_file(tmp_path / "f.csv"))
-    assert everything(workspace) == before
-    assert list_batches(workspace) == []
-
-
-def children_of(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(c) for c in path.read_text().split()] if path.exists() else []
-
-
-def test_sigkill_of_the_import_leaves_nothing_and_no_child_behind(
-    workspace: Workspace, tmp_path: Path
-) -> None:
-    leads.add_lead(workspace, leads.LeadData(email="before@example.com"))
-    before = everything(workspace)
-    path = messy_file(tmp_path / "big.csv", rows=30_000)
-    assert workspace.path is not None
-    script = textwrap.dedent(
-        f"""
-        import time
-        from nurturedesk.core import forked_reader
-        from nurturedesk.core.db import open_workspace
-        from nurturedesk.core.importer import import_file
-        forked_reader.worth_it = lambda path: True
-        ws = open_workspace({str(workspace.path)!r})
-        def progress(p):
-            if p.phase == "saving":  # rows are written (uncommitted): die here
-                print("SAVING", flush=True)
-                time.sleep(60)
-        import_file(ws, {str(path)!r}, progress=progress)
-        print("FINISHED", flush=True)
-        """
-    )
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "SAVING"
-        (child,) = children_of(proc.pid)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.kill()
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL
-    deadline = time.monotonic() + 10
-    while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)  # (reaped by init once the pipe to its parent breaks)
-    assert not Path(f"/proc/{child}").exists()
     assert everything(workspace) == before
     assert list_batches(workspace) == []
 

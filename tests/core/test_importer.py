@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -991,7 +992,7 @@ def test_cancel_leaves_nothing(workspace: Workspace, tmp_path: Path) -> None:
 
 
 def test_sigkill_in_the_middle_leaves_the_workspace_as_before(
-    workspace: Workspace, tmp_path: Path
+    workspace: Workspace, tmp_path: Path, reading: str
 ) -> None:
     leads.add_lead(workspace, leads.LeadData(email="before@example.com"))
     before = snapshot(workspace)
@@ -1003,8 +1004,10 @@ def test_sigkill_in_the_middle_leaves_the_workspace_as_before(
     script = textwrap.dedent(
         f"""
         import sys, time
+        from nurturedesk.core import forked_reader
         from nurturedesk.core.db import open_workspace
         from nurturedesk.core.importer import import_file
+        forked_reader.worth_it = lambda path: {reading != "in one process"}
         ws = open_workspace({str(workspace.path)!r})
         def progress(p):
             if p.phase == "saving":  # rows are written (uncommitted): die here
@@ -1021,11 +1024,17 @@ def test_sigkill_in_the_middle_leaves_the_workspace_as_before(
         assert proc.stdout is not None
         line = proc.stdout.readline()
         assert line.strip() == "SAVING"
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        assert len(children) == (reading != "in one process")  # the reader, if forked
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.kill()
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{c}").exists() for c in children) and time.monotonic() < deadline:
+        time.sleep(0.05)  # (the child ends when the pipe to its parent breaks)
+    assert not any(Path(f"/proc/{c}").exists() for c in children), "a reader left behind"
     assert snapshot(workspace) == before
     assert list_batches(workspace) == []
     assert lead_indexes(workspace) == indexes
