@@ -119,7 +119,8 @@ def read_apart(read: Callable[[Sink], T], here: Sink, fraction: Callable[[], flo
     try:
         result: T = _serve(ours, here)
     except BaseException:  # cancelled, failed, interrupted: the child stops at once
-        os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
         raise
     finally:
         ours.close()
