@@ -175,7 +175,9 @@ def test_ctrl_c_during_an_import_rolls_it_back_with_one_line(tmp_path: Path) -> 
     src = tmp_path / "big.csv"
     with src.open("w") as fh:
         fh.write("email,first_name,company\n")
-        fh.writelines(f"p{i}@d{i % 1000}.example.com,N{i},Co\n" for i in range(300_000))
+        # (big enough that the import is far from its end when the Ctrl+C comes, even with
+        # the file read in a second process on a busy machine)
+        fh.writelines(f"p{i}@d{i % 1000}.example.com,N{i},Co\n" for i in range(600_000))
     proc = subprocess.Popen(
         [sys.executable, "-m", "nurturedesk", "-w", str(ws), "import", str(src)],
         stdout=subprocess.PIPE,
