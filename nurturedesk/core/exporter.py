@@ -105,10 +105,8 @@ def export_leads(
         raise UserError(f"Export as csv or xlsx, not {fmt!r}.")
     rows, custom = _rows(workspace, flt, stage, segment)
     header = [*BASE_COLUMNS, *(f"custom.{name}" for name in custom)]
-    if fmt == "csv":
-        write_atomically(path, lambda tmp: _write_csv(tmp, header, _records(rows, custom)))
-    else:
-        write_atomically(path, lambda tmp: _write_xlsx(tmp, header, _records(rows, custom)))
+    write = _write_csv if fmt == "csv" else _write_xlsx
+    write_atomically(path, lambda tmp: write(tmp, header, _records(rows, custom)))
     return ExportResult(str(path), len(rows), tuple(header))
 
 

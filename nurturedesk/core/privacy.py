@@ -362,9 +362,10 @@ def copies_holding(workspace: Workspace, email: str) -> tuple[Path, ...]:
         return ()
     from nurturedesk.core.backups import list_backups
 
+    key = email_key(email)
     aside = workspace.path.parent.glob(f"{workspace.path.name}.before-restore-*.sqlite")
     candidates = [b.path for b in list_backups(workspace.path)] + sorted(aside)
-    return tuple(path for path in candidates if _holds(path, email_key(email)))
+    return tuple(path for path in candidates if _holds(path, key))
 
 
 def _holds(path: Path, key: str) -> bool:

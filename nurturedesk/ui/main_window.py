@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence, QUndoStack
+from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -69,6 +69,7 @@ class MainWindow(QMainWindow):
         self.undo_stack = QUndoStack(self)
         self.undo_stack.setUndoLimit(200)
         self._undo_index = 0
+        self._undo_top: QUndoCommand | None = None  # the step an Undo would take back
         self.undo_stack.indexChanged.connect(self._say_what_was_done)
         # Add-ons narrow the board's filter (segments) and reset with "Clear filters".
         self.filter_hooks: list[Callable[[LeadFilter], LeadFilter]] = []
@@ -341,8 +342,13 @@ class MainWindow(QMainWindow):
         """Each action, undo and redo says in the status bar what it did: a bulk tag of
         20,000 leads used to end without a word, only the Edit menu's Undo entry told."""
         before, self._undo_index = self._undo_index, index
-        if index > before and (done := self.undo_stack.command(index - 1)) is not None:
-            self.statusBar().showMessage(f"{done.text()}: done (Ctrl+Z undoes it)", 10_000)
+        top = self.undo_stack.command(index - 1) if index else None
+        # An action pushed once the stack holds its limit of 200 leaves the index as it was
+        # (the oldest step goes), as does one that changed nothing: the top step tells.
+        pushed = index > before or (index == before and top is not self._undo_top)
+        self._undo_top = top
+        if pushed and top is not None:
+            self.statusBar().showMessage(f"{top.text()}: done (Ctrl+Z undoes it)", 10_000)
         elif index < before and (undone := self.undo_stack.command(index)) is not None:
             self.statusBar().showMessage(f"{undone.text()}: undone", 10_000)
 

@@ -406,3 +406,10 @@ def test_a_bulk_action_and_its_undo_say_what_they_did(
     window.data_actions.tag_selected("fair")  # type: ignore[attr-defined]  # changes nothing
     assert window.undo_stack.count() == 1
     assert "already have the tag 'fair'" in window.statusBar().currentMessage()
+    # Once the undo history is full (200 steps; 1 here), an action still says what it did.
+    window.undo_stack.clear()
+    window.undo_stack.setUndoLimit(1)  # (Qt takes a limit on an empty stack only)
+    window.data_actions.tag_selected("vip")  # type: ignore[attr-defined]
+    window.data_actions.tag_selected("hot")  # type: ignore[attr-defined]
+    assert window.undo_stack.count() == 1
+    assert window.statusBar().currentMessage() == "Tag 3 leads “hot”: done (Ctrl+Z undoes it)"
